@@ -1,0 +1,252 @@
+//! What a model answers: the message, why it stopped, tokens used and measured timings.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Message;
+
+/// Why generation ended.
+///
+/// ```
+/// assert_eq!(serde_json::to_string(&slm_core::FinishReason::ToolCalls).unwrap(), "\"tool_calls\"");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// A natural end: end-of-generation token or a stop string.
+    #[default]
+    Stop,
+    /// The token limit (max tokens or the context) was reached.
+    Length,
+    /// The model called tools.
+    ToolCalls,
+    /// The provider's content filter withheld the answer.
+    ContentFilter,
+}
+
+/// Token counts of one response.
+///
+/// ```
+/// use slm_core::Usage;
+/// let u = Usage::new(10, 5) + Usage::new(1, 1);
+/// assert_eq!(u.total_tokens(), 17);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u32,
+    /// Tokens generated.
+    pub completion_tokens: u32,
+}
+
+impl Usage {
+    /// A usage record.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::Usage::new(3, 4).completion_tokens, 4);
+    /// ```
+    pub fn new(prompt_tokens: u32, completion_tokens: u32) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+        }
+    }
+
+    /// Prompt plus completion tokens.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::Usage::new(3, 4).total_tokens(), 7);
+    /// ```
+    pub fn total_tokens(&self) -> u32 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+impl std::ops::Add for Usage {
+    type Output = Usage;
+    fn add(self, rhs: Usage) -> Usage {
+        Usage::new(
+            self.prompt_tokens + rhs.prompt_tokens,
+            self.completion_tokens + rhs.completion_tokens,
+        )
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, rhs: Usage) {
+        *self = *self + rhs;
+    }
+}
+
+/// Measured durations of one response. Durations serialize as milliseconds.
+///
+/// Every field is a measurement, never an estimate: backends leave a field at its default when
+/// they cannot measure it.
+///
+/// ```
+/// use std::time::Duration;
+/// use slm_core::Timings;
+/// let t = Timings { total: Duration::from_millis(120), ..Timings::default() };
+/// let json = serde_json::to_value(&t).unwrap();
+/// assert_eq!(json["total_ms"], 120.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Timings {
+    /// Preparing the request: template rendering, tokenization, grammar compilation.
+    #[serde(rename = "prep_ms", with = "crate::duration_ms")]
+    pub prep: Duration,
+    /// Waiting for the model to be free (local queue, concurrency cap).
+    #[serde(rename = "queue_ms", with = "crate::duration_ms")]
+    pub queue: Duration,
+    /// Sending the request until the response headers arrived (remote models).
+    #[serde(rename = "send_ms", with = "crate::duration_ms")]
+    pub send: Duration,
+    /// Evaluating the prompt (local models).
+    #[serde(rename = "prompt_eval_ms", with = "crate::duration_ms")]
+    pub prompt_eval: Duration,
+    /// From the call until the first generated token.
+    #[serde(rename = "time_to_first_token_ms", with = "crate::duration_ms")]
+    pub time_to_first_token: Duration,
+    /// From the call until the whole answer.
+    #[serde(rename = "total_ms", with = "crate::duration_ms")]
+    pub total: Duration,
+    /// Prompt tokens per second, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_per_second: Option<f64>,
+    /// Generated tokens per second after the first token, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_tokens_per_second: Option<f64>,
+}
+
+impl Timings {
+    /// Decode speed from a token count and the time spent generating after the first token.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let tps = slm_core::Timings::rate(11, Duration::from_secs(2));
+    /// assert_eq!(tps, Some(5.5));
+    /// assert_eq!(slm_core::Timings::rate(3, Duration::ZERO), None);
+    /// ```
+    pub fn rate(tokens: u32, elapsed: Duration) -> Option<f64> {
+        let secs = elapsed.as_secs_f64();
+        (secs > 0.0 && tokens > 0).then(|| tokens as f64 / secs)
+    }
+}
+
+/// One model's share of a composed answer (draft, refine, fallback attempt, retrieval...).
+///
+/// ```
+/// let s = slm_core::Stage::new("draft", "phi-4-mini");
+/// assert_eq!(s.name, "draft");
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Stage {
+    /// What the stage did ("draft", "refine", "attempt-1", "retrieve"...).
+    pub name: String,
+    /// The model that ran it.
+    pub model: String,
+    /// Its token usage.
+    pub usage: Usage,
+    /// Its timings.
+    pub timings: Timings,
+}
+
+impl Stage {
+    /// A stage with zero usage and timings.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::Stage::new("a", "m").usage.total_tokens(), 0);
+    /// ```
+    pub fn new(name: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            model: model.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The stage record of a finished response.
+    ///
+    /// ```
+    /// let r = slm_core::ChatResponse::from_text("m", "hi");
+    /// assert_eq!(slm_core::Stage::of("draft", &r).model, "m");
+    /// ```
+    pub fn of(name: impl Into<String>, response: &ChatResponse) -> Self {
+        Self {
+            name: name.into(),
+            model: response.model.clone(),
+            usage: response.usage,
+            timings: response.timings,
+        }
+    }
+}
+
+/// A model's answer.
+///
+/// ```
+/// use slm_core::{ChatResponse, FinishReason};
+/// let r = ChatResponse::from_text("demo", "Paris");
+/// assert_eq!(r.text(), "Paris");
+/// assert_eq!(r.finish_reason, FinishReason::Stop);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// The assistant message: text and/or tool calls.
+    pub message: Message,
+    /// Why generation ended.
+    pub finish_reason: FinishReason,
+    /// Tokens used (summed over stages for compositions).
+    pub usage: Usage,
+    /// Measured durations (end to end for compositions).
+    pub timings: Timings,
+    /// Id of the model that produced the final message.
+    pub model: String,
+    /// For compositions: each model's share, in order. Empty for a single model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Message::assistant("")
+    }
+}
+
+impl ChatResponse {
+    /// A plain text answer with zero usage and timings.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::ChatResponse::from_text("m", "x").model, "m");
+    /// ```
+    pub fn from_text(model: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            message: Message::assistant(text),
+            model: model.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The answer's text.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::ChatResponse::from_text("m", "y").text(), "y");
+    /// ```
+    pub fn text(&self) -> &str {
+        &self.message.content
+    }
+
+    /// The stages of a composed answer, or this response as its single stage.
+    ///
+    /// ```
+    /// let r = slm_core::ChatResponse::from_text("m", "x");
+    /// assert_eq!(r.stages_or_self().len(), 1);
+    /// ```
+    pub fn stages_or_self(&self) -> Vec<Stage> {
+        if self.stages.is_empty() {
+            vec![Stage::of("answer", self)]
+        } else {
+            self.stages.clone()
+        }
+    }
+}
