@@ -236,6 +236,31 @@ impl ChatResponse {
         &self.message.content
     }
 
+    /// This response's stages under `name`: itself as one stage, or, for a composition, each of
+    /// its stages renamed `name/stage`. Nesting compositions therefore keeps every leaf model's
+    /// usage and timings, which is what honest cost and latency reports need.
+    ///
+    /// ```
+    /// use slm_core::{ChatResponse, Stage};
+    /// let mut inner = ChatResponse::from_text("big", "x");
+    /// inner.stages = vec![Stage::new("attempt-1", "a"), Stage::new("attempt-2", "big")];
+    /// let names: Vec<_> = inner.stages_as("refine").into_iter().map(|s| s.name).collect();
+    /// assert_eq!(names, ["refine/attempt-1", "refine/attempt-2"]);
+    /// assert_eq!(ChatResponse::from_text("m", "y").stages_as("draft")[0].name, "draft");
+    /// ```
+    pub fn stages_as(&self, name: &str) -> Vec<Stage> {
+        if self.stages.is_empty() {
+            return vec![Stage::of(name, self)];
+        }
+        self.stages
+            .iter()
+            .map(|s| Stage {
+                name: format!("{name}/{}", s.name),
+                ..s.clone()
+            })
+            .collect()
+    }
+
     /// The stages of a composed answer, or this response as its single stage.
     ///
     /// ```

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::{
-    Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Error,
-    FinishReason, Message, Result, Timings, ToolCall, Usage,
+    Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Error, FinishReason,
+    Message, Result, Timings, ToolCall, Usage,
 };
 
 #[derive(Debug, Clone)]
 enum Step {
-    Reply(ChatResponse),
+    Reply(Box<ChatResponse>),
     Fail(Error),
 }
 
@@ -72,7 +72,7 @@ impl ScriptedModel {
     /// ```
     pub fn reply(self, text: impl Into<String>) -> Self {
         let response = ChatResponse::from_text(self.id.clone(), text);
-        self.push(Step::Reply(response))
+        self.push(Step::Reply(Box::new(response)))
     }
 
     /// Queues an answer that calls one tool.
@@ -88,7 +88,7 @@ impl ScriptedModel {
             model: self.id.clone(),
             ..ChatResponse::default()
         };
-        self.push(Step::Reply(response))
+        self.push(Step::Reply(Box::new(response)))
     }
 
     /// Queues a whole response (its usage and timings are replaced by measured ones).
@@ -98,7 +98,7 @@ impl ScriptedModel {
     /// assert_eq!(slm_core::ScriptedModel::new("m").respond(r).remaining(), 1);
     /// ```
     pub fn respond(self, response: ChatResponse) -> Self {
-        self.push(Step::Reply(response))
+        self.push(Step::Reply(Box::new(response)))
     }
 
     /// Queues a failure.
@@ -265,7 +265,7 @@ fn async_stream(
                             arguments: call.arguments.to_string(),
                         });
                     }
-                    st.response = Some(r);
+                    st.response = Some(*r);
                 }
             }
         }
@@ -284,7 +284,10 @@ fn async_stream(
         response.timings = Timings {
             time_to_first_token: ttft,
             total,
-            decode_tokens_per_second: Timings::rate(st.emitted_chunks.saturating_sub(1), total - ttft),
+            decode_tokens_per_second: Timings::rate(
+                st.emitted_chunks.saturating_sub(1),
+                total - ttft,
+            ),
             ..Timings::default()
         };
         Some((Ok(ChatEvent::Done(Box::new(response))), st))

@@ -102,10 +102,12 @@ pub fn render_tool_calls(calls: &[ToolCall]) -> String {
 /// assert_eq!(slm_core::wire::render_json_tool_call(&c), r#"{"name":"f","arguments":{"x":1}}"#);
 /// ```
 pub fn render_json_tool_call(call: &ToolCall) -> String {
-    let mut object = Map::new();
-    object.insert("name".into(), Value::String(call.name.clone()));
-    object.insert("arguments".into(), arguments_or_empty(&call.arguments));
-    Value::Object(object).to_string()
+    // Written by hand so that "name" comes first whatever serde_json's map ordering is.
+    format!(
+        "{{\"name\":{},\"arguments\":{}}}",
+        Value::String(call.name.clone()),
+        arguments_or_empty(&call.arguments)
+    )
 }
 
 /// Parses a text made only of tool calls (wrappers or JSON objects) and whitespace.
@@ -170,10 +172,11 @@ pub fn extract_tool_calls(text: &str) -> Result<(String, Vec<ToolCall>), WireErr
 /// assert_eq!(calls[0].arguments["a"], 1);
 /// ```
 pub fn parse_json_tool_calls(text: &str) -> Result<Vec<ToolCall>, WireError> {
-    let value: Value = serde_json::from_str(text.trim()).map_err(|e| WireError::InvalidArguments {
-        name: String::new(),
-        reason: e.to_string(),
-    })?;
+    let value: Value =
+        serde_json::from_str(text.trim()).map_err(|e| WireError::InvalidArguments {
+            name: String::new(),
+            reason: e.to_string(),
+        })?;
     let items = match value {
         Value::Array(items) => items,
         other => vec![other],
@@ -207,7 +210,11 @@ fn tool_call_from_object(value: Value, index: usize) -> Result<ToolCall, WireErr
     Ok(ToolCall::new(format!("call_{index}"), name, arguments))
 }
 
-fn parse_one_wrapper(text: &str, start: usize, index: usize) -> Result<(ToolCall, usize), WireError> {
+fn parse_one_wrapper(
+    text: &str,
+    start: usize,
+    index: usize,
+) -> Result<(ToolCall, usize), WireError> {
     let after_open = start + OPEN.len();
     let tag_end = text[after_open..]
         .find('>')
@@ -231,10 +238,11 @@ fn parse_one_wrapper(text: &str, start: usize, index: usize) -> Result<(ToolCall
             ToolCall::new(format!("call_{index}"), name, arguments)
         }
         None => {
-            let value: Value = serde_json::from_str(body).map_err(|e| WireError::InvalidArguments {
-                name: String::new(),
-                reason: e.to_string(),
-            })?;
+            let value: Value =
+                serde_json::from_str(body).map_err(|e| WireError::InvalidArguments {
+                    name: String::new(),
+                    reason: e.to_string(),
+                })?;
             tool_call_from_object(value, index)?
         }
     };
@@ -263,7 +271,9 @@ fn parse_name_attr(attrs: &str, offset: usize) -> Result<Option<String>, WireErr
         .filter(|c| *c == '"' || *c == '\'')
         .ok_or_else(|| bad("attribute value must be quoted"))?;
     let inner = &value[1..];
-    let close = inner.find(quote).ok_or_else(|| bad("unterminated attribute value"))?;
+    let close = inner
+        .find(quote)
+        .ok_or_else(|| bad("unterminated attribute value"))?;
     if !inner[close + 1..].trim().is_empty() {
         return Err(bad("unexpected attributes after name"));
     }
@@ -341,7 +351,8 @@ mod tests {
 
     #[test]
     fn single_quotes_and_spaces_are_tolerated() {
-        let calls = parse_tool_calls("<tool_call  name = 'f' >\n {\"a\": 1}\n</tool_call>").unwrap();
+        let calls =
+            parse_tool_calls("<tool_call  name = 'f' >\n {\"a\": 1}\n</tool_call>").unwrap();
         assert_eq!(calls, vec![ToolCall::new("call_0", "f", json!({"a": 1}))]);
     }
 

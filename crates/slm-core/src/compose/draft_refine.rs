@@ -9,12 +9,11 @@ use futures::StreamExt;
 use crate::compose::EscalationPolicy;
 use crate::{
     Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Message, Result,
-    Role, Stage, Timings, collect_stream,
+    Role, Timings, collect_stream,
 };
 
 /// The refine prompt of seed 000, with the original question kept for context.
-const DEFAULT_REFINE_TEMPLATE: &str =
-    "Refine and polish the draft answer below. Keep its facts.\n\nQuestion:\n{question}\n\nDraft:\n{draft}";
+const DEFAULT_REFINE_TEMPLATE: &str = "Refine and polish the draft answer below. Keep its facts.\n\nQuestion:\n{question}\n\nDraft:\n{draft}";
 
 /// Draft with a small model; refine with a large one when an [`EscalationPolicy`] says so.
 ///
@@ -124,10 +123,10 @@ fn combine(
     refined: Option<(Duration, ChatResponse)>,
     first_token_at: Option<Duration>,
 ) -> ChatResponse {
-    let mut stages = vec![Stage::of("draft", &draft)];
+    let mut stages = draft.stages_as("draft");
     let (mut out, refine_offset) = match refined {
         Some((offset, refined)) => {
-            stages.push(Stage::of("refine", &refined));
+            stages.extend(refined.stages_as("refine"));
             (refined, Some(offset))
         }
         None => (draft.clone(), None),
@@ -147,7 +146,10 @@ fn combine(
         prompt_tokens_per_second: out.timings.prompt_tokens_per_second,
         decode_tokens_per_second: out.timings.decode_tokens_per_second,
     };
-    out.usage = stages.iter().map(|s| s.usage).fold(Default::default(), |a, b| a + b);
+    out.usage = stages
+        .iter()
+        .map(|s| s.usage)
+        .fold(Default::default(), |a, b| a + b);
     out.stages = stages;
     out
 }
@@ -182,7 +184,10 @@ impl ChatModel for DraftRefine {
         }
         tracing::debug!(model = %self.id, "draft escalated");
         let offset = started.elapsed();
-        let refined = self.refine.chat(self.refine_request(&request, &draft)).await?;
+        let refined = self
+            .refine
+            .chat(self.refine_request(&request, &draft))
+            .await?;
         Ok(combine(started, draft, Some((offset, refined)), None))
     }
 
@@ -198,17 +203,26 @@ impl ChatModel for DraftRefine {
                 let text = draft.text().to_string();
                 let done = combine(started, draft, None, Some(ttft));
                 let events = [ChatEvent::TextDelta(text), ChatEvent::Done(Box::new(done))];
-                return futures::stream::iter(events.into_iter().filter(|e| e.text_delta() != Some("")).map(Ok)).boxed();
+                return futures::stream::iter(
+                    events
+                        .into_iter()
+                        .filter(|e| e.text_delta() != Some(""))
+                        .map(Ok),
+                )
+                .boxed();
             }
             let offset = started.elapsed();
-            let refine_stream = self.refine.chat_stream(self.refine_request(&request, &draft));
+            let refine_stream = self
+                .refine
+                .chat_stream(self.refine_request(&request, &draft));
             let mut first_token_at = None;
             let mut draft = Some(draft);
             refine_stream
                 .map(move |event| match event? {
                     ChatEvent::Done(refined) => {
                         let draft = draft.take().unwrap_or_default();
-                        let done = combine(started, draft, Some((offset, *refined)), first_token_at);
+                        let done =
+                            combine(started, draft, Some((offset, *refined)), first_token_at);
                         Ok(ChatEvent::Done(Box::new(done)))
                     }
                     other => {

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use futures::StreamExt;
 
 use crate::{
-    Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Error, Result, Stage,
-    Timings,
+    Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Error, Result,
+    Stage, Timings,
 };
 
 type Reject = Arc<dyn Fn(&ChatResponse) -> bool + Send + Sync>;
@@ -157,10 +157,18 @@ fn failed_stage(index: usize, model: &dyn ChatModel, started: Instant) -> Stage 
     }
 }
 
-fn finish(started: Instant, mut response: ChatResponse, mut stages: Vec<Stage>, index: usize) -> ChatResponse {
+fn finish(
+    started: Instant,
+    mut response: ChatResponse,
+    mut stages: Vec<Stage>,
+    index: usize,
+) -> ChatResponse {
     let offset = stages.iter().map(|s| s.timings.total).sum();
-    stages.push(Stage::of(format!("attempt-{}", index + 1), &response));
-    response.usage = stages.iter().map(|s| s.usage).fold(Default::default(), |a, b| a + b);
+    stages.extend(response.stages_as(&format!("attempt-{}", index + 1)));
+    response.usage = stages
+        .iter()
+        .map(|s| s.usage)
+        .fold(Default::default(), |a, b| a + b);
     response.timings.time_to_first_token += offset;
     response.timings.total = started.elapsed();
     response.stages = stages;
@@ -183,7 +191,10 @@ impl ChatModel for Fallback {
                 json_schema: a.json_schema && b.json_schema,
                 grammar: a.grammar && b.grammar,
                 batching: false,
-                context_length: a.context_length.zip(b.context_length).map(|(x, y)| x.min(y)),
+                context_length: a
+                    .context_length
+                    .zip(b.context_length)
+                    .map(|(x, y)| x.min(y)),
             })
             .unwrap_or_default()
     }
@@ -201,7 +212,7 @@ impl ChatModel for Fallback {
                 }
                 Ok(r) => {
                     tracing::debug!(model = model.id(), "response rejected, falling back");
-                    stages.push(Stage::of(format!("attempt-{}", i + 1), &r));
+                    stages.extend(r.stages_as(&format!("attempt-{}", i + 1)));
                 }
                 Err(e) if !is_last && self.when.rejects_error(&e) => {
                     tracing::debug!(model = model.id(), error = %e, "falling back");
@@ -219,15 +230,13 @@ impl ChatModel for Fallback {
     fn chat_stream(&self, request: ChatRequest) -> ChatStream<'_> {
         if matches!(self.when, FallbackWhen::ErrorOrResponse(_)) {
             let answer = async move { self.chat(request).await };
-            return Box::pin(
-                futures::stream::once(answer).flat_map(|r| {
-                    let events: Vec<Result<ChatEvent>> = match r {
-                        Ok(r) => crate::events_of_response(r).into_iter().map(Ok).collect(),
-                        Err(e) => vec![Err(e)],
-                    };
-                    futures::stream::iter(events)
-                }),
-            );
+            return Box::pin(futures::stream::once(answer).flat_map(|r| {
+                let events: Vec<Result<ChatEvent>> = match r {
+                    Ok(r) => crate::events_of_response(r).into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                futures::stream::iter(events)
+            }));
         }
         let started = Instant::now();
         let chosen = async move {
@@ -244,20 +253,23 @@ impl ChatModel for Fallback {
                     }
                     first => {
                         let mut stages = Some(stages);
-                        let rest = futures::stream::iter(first).chain(stream).map(move |event| {
-                            match event? {
+                        let rest = futures::stream::iter(first)
+                            .chain(stream)
+                            .map(move |event| match event? {
                                 ChatEvent::Done(r) => {
                                     let stages = stages.take().unwrap_or_default();
                                     Ok(ChatEvent::Done(Box::new(finish(started, *r, stages, i))))
                                 }
                                 other => Ok(other),
-                            }
-                        });
+                            });
                         return rest.boxed();
                     }
                 }
             }
-            futures::stream::iter(vec![Err(Error::InvalidRequest("Fallback has no models".into()))]).boxed()
+            futures::stream::iter(vec![Err(Error::InvalidRequest(
+                "Fallback has no models".into(),
+            ))])
+            .boxed()
         };
         Box::pin(futures::stream::once(chosen).flatten())
     }
