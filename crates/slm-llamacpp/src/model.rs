@@ -1,0 +1,329 @@
+//! [`LlamaCppModel`]: a GGUF model behind a `Send + Sync + Clone` handle implementing
+//! [`ChatModel`].
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use slm_core::{
+    Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, ResponseFormat,
+    async_trait,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::gguf::{GgufHeader, GgufInfo};
+use crate::worker::{self, Command, Job};
+use crate::{ChatTemplate, LlamaCppError, LoadOptions, sampling};
+
+/// Facts about a loaded model.
+///
+/// ```
+/// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("tiny.gguf");
+/// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+/// let model = LlamaCppModel::load(&path, LoadOptions::default().with_context_length(256)).unwrap();
+/// let info = model.info();
+/// assert_eq!(info.context_length, 256);
+/// assert_eq!(info.gguf.architecture, "llama");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// What the file's header says.
+    pub gguf: GgufInfo,
+    /// Context length of each sequence, in tokens.
+    pub context_length: u32,
+    /// Tokens in the vocabulary.
+    pub vocab_size: u32,
+    /// Threads used for generation.
+    pub threads: u32,
+    /// The options the model was loaded with.
+    pub options: LoadOptions,
+}
+
+/// A local GGUF model run by llama.cpp.
+///
+/// One worker thread owns llama.cpp's model and context; this handle only sends it requests, so
+/// it is `Send + Sync + Clone` and concurrent callers queue. The worker stops when the last
+/// handle is dropped.
+///
+/// ```
+/// use slm_core::{ChatModel, ChatRequest, GenerationOptions};
+/// use slm_llamacpp::{LlamaCppModel, LoadOptions};
+/// use slm_llamacpp::testing::{TestModelSpec, write_test_model};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("tiny.gguf");
+/// write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+/// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+///
+/// let request = ChatRequest::builder()
+///     .user("Hello!")
+///     .options(GenerationOptions::deterministic().with_max_tokens(8))
+///     .build();
+/// let rt = tokio::runtime::Runtime::new().unwrap();
+/// let answer = rt.block_on(model.chat(request)).unwrap();
+/// assert_eq!(answer.usage.completion_tokens, 8);
+/// assert!(answer.timings.decode_tokens_per_second.is_some());
+/// ```
+#[derive(Debug, Clone)]
+pub struct LlamaCppModel {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    id: String,
+    info: ModelInfo,
+    template: ChatTemplate,
+    commands: Mutex<Option<Sender<Command>>>,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the worker's loop.
+        if let Ok(mut commands) = self.commands.lock() {
+            commands.take();
+        }
+        if let Ok(mut worker) = self.worker.lock()
+            && let Some(handle) = worker.take()
+        {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl LlamaCppModel {
+    /// Loads a GGUF model.
+    ///
+    /// The header is read and validated in Rust first, so a missing, empty, truncated, non-GGUF
+    /// or wrong-version file gives a typed error and never reaches llama.cpp. The chat template
+    /// is `options.chat_template`, else the file's `tokenizer.chat_template`, else ChatML.
+    ///
+    /// ```
+    /// use slm_llamacpp::{LlamaCppError, LlamaCppModel, LoadOptions};
+    /// let err = LlamaCppModel::load("/no/such/model.gguf", LoadOptions::default()).unwrap_err();
+    /// assert!(matches!(err, LlamaCppError::NotFound { .. }));
+    /// ```
+    pub fn load(path: impl AsRef<Path>, options: LoadOptions) -> Result<Self, LlamaCppError> {
+        let path = path.as_ref().to_path_buf();
+        options.validate()?;
+        let header = GgufHeader::read(&path)?;
+        header.validate_for_loading(&path)?;
+        let gguf = GgufInfo::from_header(&header);
+        let template = template_for(&header, &options)?;
+        let id = options.id.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "llama.cpp".into())
+        });
+        let (commands, handle, loaded) = worker::spawn(path.clone(), options.clone(), id.clone())?;
+        let info = ModelInfo {
+            path,
+            gguf,
+            context_length: loaded.context_length,
+            vocab_size: loaded.n_vocab.max(0) as u32,
+            threads: options.effective_threads(),
+            options,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                id,
+                info,
+                template,
+                commands: Mutex::new(Some(commands)),
+                worker: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// Facts about the model: file, header summary, context length, vocabulary, threads.
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("tiny.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default().with_threads(1)).unwrap();
+    /// assert_eq!(model.info().threads, 1);
+    /// assert_eq!(model.info().vocab_size, 384);
+    /// ```
+    pub fn info(&self) -> &ModelInfo {
+        &self.inner.info
+    }
+
+    /// The chat template in use.
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("tiny.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// assert!(model.template().source().contains("<|im_start|>"));
+    /// ```
+    pub fn template(&self) -> &ChatTemplate {
+        &self.inner.template
+    }
+
+    /// The prompt text a request is rendered to (before tokenization).
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("tiny.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let prompt = model.render_prompt(&slm_core::ChatRequest::builder().user("Hi").build()).unwrap();
+    /// assert_eq!(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    /// ```
+    pub fn render_prompt(&self, request: &ChatRequest) -> Result<String, LlamaCppError> {
+        self.inner
+            .template
+            .render(&request.messages, &request.tools, true)
+    }
+
+    /// Counts the tokens of `text` as the model tokenizes a prompt (special tokens parsed).
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("tiny.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(model.count_tokens("<|im_start|>ab")).unwrap(), 3);
+    /// ```
+    pub async fn count_tokens(&self, text: &str) -> Result<usize, LlamaCppError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::CountTokens {
+            text: text.to_string(),
+            reply,
+        })?;
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)
+    }
+
+    /// Tokens the request's prompt takes.
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("tiny.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// let n = rt.block_on(model.prompt_tokens(&slm_core::ChatRequest::builder().user("Hi").build())).unwrap();
+    /// assert!(n > 5);
+    /// ```
+    pub async fn prompt_tokens(&self, request: &ChatRequest) -> Result<usize, LlamaCppError> {
+        let prompt = self.render_prompt(request)?;
+        self.count_tokens(&prompt).await
+    }
+
+    fn send(&self, command: Command) -> Result<(), LlamaCppError> {
+        let commands = self
+            .inner
+            .commands
+            .lock()
+            .map_err(|_| LlamaCppError::WorkerStopped)?;
+        commands
+            .as_ref()
+            .ok_or(LlamaCppError::WorkerStopped)?
+            .send(command)
+            .map_err(|_| LlamaCppError::WorkerStopped)
+    }
+
+    /// Validates and renders a request, queues it, and returns the channel its events come on.
+    fn submit(&self, request: ChatRequest) -> Result<worker::EventReceiver, LlamaCppError> {
+        let started = Instant::now();
+        if request.messages.is_empty() {
+            return Err(LlamaCppError::InvalidRequest("no messages".into()));
+        }
+        sampling::validate(&request.options)?;
+        if !matches!(request.response_format, ResponseFormat::Text) {
+            return Err(LlamaCppError::InvalidRequest(
+                "response formats other than text are not supported yet".into(),
+            ));
+        }
+        let prompt = self.render_prompt(&request)?;
+        let (events, receiver) = mpsc::unbounded_channel();
+        let queued = Instant::now();
+        self.send(Command::Generate(Job {
+            prompt,
+            options: request.options,
+            started,
+            prep: queued - started,
+            queued,
+            events,
+        }))?;
+        Ok(receiver)
+    }
+}
+
+fn template_for(header: &GgufHeader, options: &LoadOptions) -> Result<ChatTemplate, LlamaCppError> {
+    let token_text = |key: &str| -> String {
+        let tokens = header
+            .get("tokenizer.ggml.tokens")
+            .and_then(|v| v.as_array());
+        header
+            .get_u64(key)
+            .and_then(|id| tokens?.get(id as usize)?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let source = match (
+        &options.chat_template,
+        header.get_str("tokenizer.chat_template"),
+    ) {
+        (Some(own), _) => own.clone(),
+        (None, Some(file)) => file.to_string(),
+        (None, None) => {
+            tracing::warn!("the model has no chat template; using ChatML");
+            crate::testing::CHATML_TEMPLATE.to_string()
+        }
+    };
+    ChatTemplate::new(
+        source,
+        token_text("tokenizer.ggml.bos_token_id"),
+        token_text("tokenizer.ggml.eos_token_id"),
+    )
+}
+
+#[async_trait]
+impl ChatModel for LlamaCppModel {
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            streaming: true,
+            tools: false,
+            json_schema: false,
+            grammar: false,
+            batching: self.inner.info.options.max_sequences > 1,
+            context_length: Some(self.inner.info.context_length),
+        }
+    }
+
+    async fn chat(&self, request: ChatRequest) -> slm_core::Result<ChatResponse> {
+        let mut events = self.submit(request)?;
+        while let Some(event) = events.recv().await {
+            if let ChatEvent::Done(response) = event? {
+                return Ok(*response);
+            }
+        }
+        Err(LlamaCppError::WorkerStopped.into())
+    }
+
+    fn chat_stream(&self, request: ChatRequest) -> ChatStream<'_> {
+        match self.submit(request) {
+            Ok(mut events) => Box::pin(futures::stream::poll_fn(move |cx| events.poll_recv(cx))),
+            Err(e) => Box::pin(futures::stream::once(futures::future::ready(Err(e.into())))),
+        }
+    }
+}

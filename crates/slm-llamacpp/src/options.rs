@@ -1,0 +1,166 @@
+//! How a model is loaded: context, threads, GPU layers, memory mapping, batch size, template.
+
+use serde::{Deserialize, Serialize};
+
+/// Options of [`crate::LlamaCppModel::load`]. `None` fields take the defaults described on each.
+///
+/// ```
+/// use slm_llamacpp::LoadOptions;
+/// let o = LoadOptions::default().with_context_length(2048).with_threads(2);
+/// assert_eq!(o.context_length, Some(2048));
+/// assert_eq!(o.batch_size, 512);
+/// assert!(o.use_mmap);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadOptions {
+    /// Context length in tokens. Default: the model's trained length, at most 4096.
+    pub context_length: Option<u32>,
+    /// Threads for generation. Default: the number of physical cores.
+    pub threads: Option<u32>,
+    /// Threads for prompt processing. Default: same as `threads`.
+    pub threads_batch: Option<u32>,
+    /// Layers to offload to the GPU (0 on CPU builds).
+    pub gpu_layers: u32,
+    /// Memory-map the file (fast loads, pages shared between processes).
+    pub use_mmap: bool,
+    /// Tokens per `llama_decode` call while processing a prompt (llama.cpp's `n_batch`).
+    pub batch_size: u32,
+    /// Tokens per compute micro-batch (`n_ubatch`). Default: `batch_size`.
+    pub ubatch_size: Option<u32>,
+    /// Sequences decoded together (continuous batching); each gets the full context length.
+    pub max_sequences: u32,
+    /// Use flash attention: `None` lets llama.cpp decide.
+    pub flash_attention: Option<bool>,
+    /// A Jinja chat template that replaces the one in the file.
+    pub chat_template: Option<String>,
+    /// The model id reported by `ChatModel::id`. Default: the file name without extension.
+    pub id: Option<String>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            context_length: None,
+            threads: None,
+            threads_batch: None,
+            gpu_layers: 0,
+            use_mmap: true,
+            batch_size: 512,
+            ubatch_size: None,
+            max_sequences: 1,
+            flash_attention: None,
+            chat_template: None,
+            id: None,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// Sets the context length.
+    ///
+    /// ```
+    /// assert_eq!(slm_llamacpp::LoadOptions::default().with_context_length(512).context_length, Some(512));
+    /// ```
+    pub fn with_context_length(mut self, tokens: u32) -> Self {
+        self.context_length = Some(tokens);
+        self
+    }
+
+    /// Sets the generation and prompt threads.
+    ///
+    /// ```
+    /// assert_eq!(slm_llamacpp::LoadOptions::default().with_threads(4).threads, Some(4));
+    /// ```
+    pub fn with_threads(mut self, threads: u32) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Sets the layers offloaded to the GPU.
+    ///
+    /// ```
+    /// assert_eq!(slm_llamacpp::LoadOptions::default().with_gpu_layers(99).gpu_layers, 99);
+    /// ```
+    pub fn with_gpu_layers(mut self, layers: u32) -> Self {
+        self.gpu_layers = layers;
+        self
+    }
+
+    /// Turns memory mapping on or off.
+    ///
+    /// ```
+    /// assert!(!slm_llamacpp::LoadOptions::default().with_mmap(false).use_mmap);
+    /// ```
+    pub fn with_mmap(mut self, use_mmap: bool) -> Self {
+        self.use_mmap = use_mmap;
+        self
+    }
+
+    /// Sets the prompt batch size.
+    ///
+    /// ```
+    /// assert_eq!(slm_llamacpp::LoadOptions::default().with_batch_size(256).batch_size, 256);
+    /// ```
+    pub fn with_batch_size(mut self, tokens: u32) -> Self {
+        self.batch_size = tokens;
+        self
+    }
+
+    /// Sets how many sequences are decoded together.
+    ///
+    /// ```
+    /// assert_eq!(slm_llamacpp::LoadOptions::default().with_max_sequences(8).max_sequences, 8);
+    /// ```
+    pub fn with_max_sequences(mut self, sequences: u32) -> Self {
+        self.max_sequences = sequences;
+        self
+    }
+
+    /// Replaces the file's chat template.
+    ///
+    /// ```
+    /// let o = slm_llamacpp::LoadOptions::default().with_chat_template("{{ messages[0].content }}");
+    /// assert!(o.chat_template.is_some());
+    /// ```
+    pub fn with_chat_template(mut self, template: impl Into<String>) -> Self {
+        self.chat_template = Some(template.into());
+        self
+    }
+
+    /// Sets the reported model id.
+    ///
+    /// ```
+    /// assert_eq!(slm_llamacpp::LoadOptions::default().with_id("qwen").id.as_deref(), Some("qwen"));
+    /// ```
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Threads used for generation: the option, or the number of physical cores.
+    ///
+    /// ```
+    /// assert!(slm_llamacpp::LoadOptions::default().effective_threads() >= 1);
+    /// ```
+    pub fn effective_threads(&self) -> u32 {
+        self.threads
+            .unwrap_or_else(|| num_cpus::get_physical().max(1) as u32)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), crate::LlamaCppError> {
+        let bad = |m: &str| Err(crate::LlamaCppError::InvalidOption(m.to_string()));
+        if self.context_length == Some(0) {
+            return bad("context_length must be positive");
+        }
+        if self.threads == Some(0) || self.threads_batch == Some(0) {
+            return bad("threads must be positive");
+        }
+        if self.batch_size == 0 || self.ubatch_size == Some(0) {
+            return bad("batch sizes must be positive");
+        }
+        if !(1..=256).contains(&self.max_sequences) {
+            return bad("max_sequences must be between 1 and 256");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,505 @@
+//! The worker thread: it owns the llama.cpp model and context (they are not `Send`) and runs
+//! every request. Requests arrive over a channel, so concurrent callers queue.
+//!
+//! The loop is a continuous-batching scheduler: each step builds one `llama_decode` batch from
+//! every active sequence (one token each while generating, chunks of the prompt while reading
+//! it), decodes, then samples each sequence's next token with its own sampler. With
+//! `max_sequences = 1` this is exactly llama.cpp's plain generation loop.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use slm_core::{ChatEvent, ChatResponse, FinishReason, GenerationOptions, Message, Timings, Usage};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::text::{StopMatcher, Utf8Decoder};
+use crate::{LlamaCppError, LoadOptions, sampling};
+
+/// Events sent back to one caller.
+pub(crate) type EventSender = mpsc::UnboundedSender<Result<ChatEvent, slm_core::Error>>;
+/// The caller's end of [`EventSender`].
+pub(crate) type EventReceiver = mpsc::UnboundedReceiver<Result<ChatEvent, slm_core::Error>>;
+
+/// What the worker is asked to do.
+pub(crate) enum Command {
+    /// Generate an answer.
+    Generate(Job),
+    /// Count the tokens of a text (as a prompt: special tokens parsed).
+    CountTokens {
+        text: String,
+        reply: oneshot::Sender<usize>,
+    },
+}
+
+/// One generation request, already rendered to a prompt.
+pub(crate) struct Job {
+    pub(crate) prompt: String,
+    pub(crate) options: GenerationOptions,
+    /// When the caller called `chat`.
+    pub(crate) started: Instant,
+    /// Time spent preparing before the job was queued (template rendering).
+    pub(crate) prep: Duration,
+    pub(crate) queued: Instant,
+    pub(crate) events: EventSender,
+}
+
+/// What the worker reports once the model is loaded.
+#[derive(Debug, Clone)]
+pub(crate) struct Loaded {
+    pub(crate) context_length: u32,
+    pub(crate) n_vocab: i32,
+}
+
+/// Starts the worker thread and waits until the model is loaded (or failed to load).
+pub(crate) fn spawn(
+    path: PathBuf,
+    options: LoadOptions,
+    model_id: String,
+) -> Result<(Sender<Command>, std::thread::JoinHandle<()>, Loaded), LlamaCppError> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("slm-llamacpp".into())
+        .spawn(move || run(path, options, model_id, rx, ready_tx))
+        .map_err(|e| LlamaCppError::ModelLoad(format!("cannot start worker thread: {e}")))?;
+    match ready_rx.recv() {
+        Ok(Ok(loaded)) => Ok((tx, handle, loaded)),
+        Ok(Err(e)) => {
+            let _ = handle.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = handle.join();
+            Err(LlamaCppError::WorkerStopped)
+        }
+    }
+}
+
+fn run(
+    path: PathBuf,
+    options: LoadOptions,
+    model_id: String,
+    commands: Receiver<Command>,
+    ready: std::sync::mpsc::SyncSender<Result<Loaded, LlamaCppError>>,
+) {
+    let loaded = load(&path, &options);
+    let (model, mut params) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let n_seq = options.max_sequences;
+    let per_seq = context_length(&model, &options);
+    params = params.with_n_ctx(NonZeroU32::new(per_seq * n_seq));
+    let backend = match crate::backend() {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let ctx = match model.new_context(backend, params) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            let _ = ready.send(Err(LlamaCppError::ModelLoad(format!(
+                "cannot create a context of {} tokens: {e}",
+                per_seq * n_seq
+            ))));
+            return;
+        }
+    };
+    let loaded = Loaded {
+        context_length: per_seq,
+        n_vocab: model.n_vocab(),
+    };
+    if ready.send(Ok(loaded)).is_err() {
+        return;
+    }
+    let batch_size = options.batch_size.max(n_seq) as usize;
+    let mut worker = Worker {
+        model: &model,
+        ctx,
+        batch: LlamaBatch::new(batch_size, 1),
+        batch_size,
+        model_id,
+        context_length: per_seq,
+        free_seq_ids: (0..n_seq as i32).rev().collect(),
+        active: Vec::new(),
+    };
+    worker.serve(&commands);
+}
+
+fn context_length(model: &LlamaModel, options: &LoadOptions) -> u32 {
+    options
+        .context_length
+        .unwrap_or_else(|| model.n_ctx_train().clamp(1, 4096))
+}
+
+fn load(
+    path: &std::path::Path,
+    options: &LoadOptions,
+) -> Result<(LlamaModel, LlamaContextParams), LlamaCppError> {
+    let backend = crate::backend()?;
+    let model_params = LlamaModelParams::default()
+        .with_n_gpu_layers(options.gpu_layers)
+        .with_use_mmap(options.use_mmap);
+    let model = LlamaModel::load_from_file(backend, path, &model_params)
+        .map_err(|e| LlamaCppError::ModelLoad(format!("{}: {e}", path.display())))?;
+    let threads = options.effective_threads() as i32;
+    let threads_batch = options.threads_batch.map_or(threads, |t| t as i32);
+    let mut params = LlamaContextParams::default()
+        .with_n_batch(options.batch_size.max(options.max_sequences))
+        .with_n_ubatch(options.ubatch_size.unwrap_or(options.batch_size))
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads_batch)
+        .with_n_seq_max(options.max_sequences)
+        .with_kv_unified(false);
+    if let Some(fa) = options.flash_attention {
+        params = params.with_flash_attention_policy(if fa {
+            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED
+        } else {
+            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+        });
+    }
+    Ok((model, params))
+}
+
+/// Why a sequence ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Eog,
+    StopString,
+    Length,
+}
+
+/// One request being answered.
+struct Sequence {
+    seq_id: i32,
+    job: Job,
+    prompt: Vec<LlamaToken>,
+    /// Prompt tokens already sent to `llama_decode`.
+    n_prompt_sent: usize,
+    /// Position of the next token in this sequence.
+    pos: i32,
+    /// The sampled token that must be decoded next.
+    next_token: Option<LlamaToken>,
+    sampler: LlamaSampler,
+    utf8: Utf8Decoder,
+    stop: StopMatcher,
+    text: String,
+    n_sampled: u32,
+    max_tokens: u32,
+    admitted: Instant,
+    prep: Duration,
+    prompt_eval: Duration,
+    first_token_at: Option<Instant>,
+    last_token_at: Option<Instant>,
+    /// Index in the current batch whose logits belong to this sequence.
+    logits_index: Option<i32>,
+}
+
+struct Worker<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    batch: LlamaBatch<'static>,
+    batch_size: usize,
+    model_id: String,
+    context_length: u32,
+    free_seq_ids: Vec<i32>,
+    active: Vec<Sequence>,
+}
+
+impl Worker<'_> {
+    fn serve(&mut self, commands: &Receiver<Command>) {
+        loop {
+            // Admit new work: block when idle, otherwise only take what is already waiting.
+            while !self.free_seq_ids.is_empty() {
+                let command = if self.active.is_empty() {
+                    match commands.recv() {
+                        Ok(c) => c,
+                        Err(_) => return,
+                    }
+                } else {
+                    match commands.try_recv() {
+                        Ok(c) => c,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => return,
+                    }
+                };
+                self.handle(command);
+            }
+            self.drop_abandoned();
+            if !self.active.is_empty() {
+                self.step();
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Generate(job) => self.admit(job),
+            Command::CountTokens { text, reply } => {
+                let _ = reply.send(self.tokenize(&text).len());
+            }
+        }
+    }
+
+    fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
+        let vocab = self.model.vocab();
+        let bos = vocab.token_to_piece(vocab.bos(), true, None);
+        let add_bos = vocab.should_add_bos() && !text.as_bytes().starts_with(&bos);
+        vocab.tokenize(text.as_bytes(), add_bos, true)
+    }
+
+    /// The prompt's tokens, if it fits the context.
+    fn prompt_tokens(&self, prompt: &str) -> Result<Vec<LlamaToken>, LlamaCppError> {
+        let tokens = self.tokenize(prompt);
+        if tokens.is_empty() {
+            return Err(LlamaCppError::InvalidRequest("the prompt is empty".into()));
+        }
+        let limit = self.context_length as usize;
+        if tokens.len() >= limit {
+            // One more token of room is needed for the answer.
+            let needed = tokens.len() + 1;
+            return Err(LlamaCppError::ContextOverflow { needed, limit });
+        }
+        Ok(tokens)
+    }
+
+    /// Starts answering a job, or answers it with an error.
+    fn admit(&mut self, job: Job) {
+        let admitted = Instant::now();
+        let prompt = match self.prompt_tokens(&job.prompt) {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                let _ = job.events.send(Err(e.into()));
+                return;
+            }
+        };
+        let Some(seq_id) = self.free_seq_ids.pop() else {
+            let _ = job.events.send(Err(
+                LlamaCppError::Decode("no free sequence slot".into()).into()
+            ));
+            return;
+        };
+        let _ = self.ctx.clear_kv_cache_seq(Some(seq_id as u32), None, None);
+        let sampler = sampling::sampler_chain(&job.options, self.model.n_vocab());
+        let stop = StopMatcher::new(&job.options.stop);
+        let max_tokens = job.options.max_tokens.unwrap_or(u32::MAX);
+        let prep = job.prep + admitted.elapsed();
+        self.active.push(Sequence {
+            seq_id,
+            prompt,
+            n_prompt_sent: 0,
+            pos: 0,
+            next_token: None,
+            sampler,
+            utf8: Utf8Decoder::default(),
+            stop,
+            text: String::new(),
+            n_sampled: 0,
+            max_tokens,
+            admitted,
+            prep,
+            prompt_eval: Duration::ZERO,
+            first_token_at: None,
+            last_token_at: None,
+            logits_index: None,
+            job,
+        });
+    }
+
+    /// One `llama_decode` over every active sequence, then one sampled token per sequence whose
+    /// logits came out.
+    fn step(&mut self) {
+        self.batch.clear();
+        let mut budget = self.batch_size;
+        let mut reading_prompt = Vec::new();
+        // Generating sequences first: one token each keeps their latency low.
+        for seq in self.active.iter_mut() {
+            seq.logits_index = None;
+            if let Some(token) = seq.next_token.take() {
+                let index = self.batch.n_tokens();
+                if self.batch.add(token, seq.pos, &[seq.seq_id], true).is_err() {
+                    seq.next_token = Some(token);
+                    continue;
+                }
+                seq.logits_index = Some(index);
+                seq.pos += 1;
+                budget -= 1;
+            }
+        }
+        for (i, seq) in self.active.iter_mut().enumerate() {
+            let left = seq.prompt.len() - seq.n_prompt_sent;
+            if left == 0 || budget == 0 || seq.logits_index.is_some() {
+                continue;
+            }
+            let take = left.min(budget);
+            for k in 0..take {
+                let at = seq.n_prompt_sent + k;
+                let last = at + 1 == seq.prompt.len();
+                let index = self.batch.n_tokens();
+                if self
+                    .batch
+                    .add(seq.prompt[at], seq.pos, &[seq.seq_id], last)
+                    .is_err()
+                {
+                    break;
+                }
+                if last {
+                    seq.logits_index = Some(index);
+                }
+                seq.pos += 1;
+            }
+            seq.n_prompt_sent += take;
+            budget -= take;
+            reading_prompt.push(i);
+        }
+        if self.batch.n_tokens() == 0 {
+            return;
+        }
+        let t0 = Instant::now();
+        let decoded = self.ctx.decode(&mut self.batch);
+        let elapsed = t0.elapsed();
+        if let Err(e) = decoded {
+            let error = LlamaCppError::Decode(e.to_string());
+            for seq in self.active.drain(..) {
+                let _ = seq.job.events.send(Err(error.clone().into()));
+                let _ = self
+                    .ctx
+                    .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
+                self.free_seq_ids.push(seq.seq_id);
+            }
+            return;
+        }
+        for &i in &reading_prompt {
+            self.active[i].prompt_eval += elapsed;
+        }
+        let mut finished = Vec::new();
+        for i in 0..self.active.len() {
+            let Some(index) = self.active[i].logits_index else {
+                continue;
+            };
+            let token = self.active[i].sampler.sample(&self.ctx, index);
+            if let Some(reason) = self.accept(i, token) {
+                finished.push((i, reason));
+            }
+        }
+        for (i, reason) in finished.into_iter().rev() {
+            let seq = self.active.swap_remove(i);
+            self.finish(seq, reason);
+        }
+    }
+
+    /// Handles a sampled token; returns why the sequence ends, if it does.
+    fn accept(&mut self, i: usize, token: LlamaToken) -> Option<End> {
+        let vocab = self.model.vocab();
+        let context_length = self.context_length as i32;
+        let seq = &mut self.active[i];
+        let now = Instant::now();
+        seq.first_token_at.get_or_insert(now);
+        seq.last_token_at = Some(now);
+        seq.n_sampled += 1;
+        if vocab.is_eog(token) {
+            return Some(End::Eog);
+        }
+        let piece = vocab.token_to_piece(token, false, None);
+        let text = seq.utf8.push(&piece);
+        let outcome = seq.stop.push(&text);
+        emit(seq, outcome.emit);
+        if outcome.stopped {
+            return Some(End::StopString);
+        }
+        if seq.n_sampled >= seq.max_tokens || seq.pos >= context_length {
+            return Some(End::Length);
+        }
+        seq.next_token = Some(token);
+        None
+    }
+
+    fn finish(&mut self, mut seq: Sequence, end: End) {
+        if end != End::StopString {
+            // Flush a trailing partial character, then anything held back for stop strings.
+            let tail = seq.utf8.finish();
+            let outcome = seq.stop.push(&tail);
+            emit(&mut seq, outcome.emit);
+            if !outcome.stopped {
+                let held = seq.stop.finish();
+                emit(&mut seq, held);
+            }
+        }
+        let reason = match end {
+            End::Length => FinishReason::Length,
+            End::StopString | End::Eog => FinishReason::Stop,
+        };
+        let response = response_of(&seq, reason, &self.model_id);
+        let _ = seq.job.events.send(Ok(ChatEvent::Done(Box::new(response))));
+        let _ = self
+            .ctx
+            .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
+        self.free_seq_ids.push(seq.seq_id);
+    }
+
+    /// Sequences whose caller went away (dropped the stream) stop and free their slot.
+    fn drop_abandoned(&mut self) {
+        let mut i = 0;
+        while i < self.active.len() {
+            if self.active[i].job.events.is_closed() {
+                let seq = self.active.swap_remove(i);
+                let _ = self
+                    .ctx
+                    .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
+                self.free_seq_ids.push(seq.seq_id);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+fn emit(seq: &mut Sequence, text: String) {
+    if text.is_empty() {
+        return;
+    }
+    seq.text.push_str(&text);
+    let _ = seq.job.events.send(Ok(ChatEvent::TextDelta(text)));
+}
+
+fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResponse {
+    let end = Instant::now();
+    let first = seq.first_token_at.unwrap_or(end);
+    let last = seq.last_token_at.unwrap_or(end);
+    let prompt_tokens = seq.prompt.len() as u32;
+    let timings = Timings {
+        prep: seq.prep,
+        queue: seq.admitted.saturating_duration_since(seq.job.queued),
+        send: Duration::ZERO,
+        prompt_eval: seq.prompt_eval,
+        time_to_first_token: first.saturating_duration_since(seq.job.started),
+        total: end.saturating_duration_since(seq.job.started),
+        prompt_tokens_per_second: Timings::rate(prompt_tokens, seq.prompt_eval),
+        decode_tokens_per_second: Timings::rate(
+            seq.n_sampled.saturating_sub(1),
+            last.saturating_duration_since(first),
+        ),
+    };
+    ChatResponse {
+        message: Message::assistant(seq.text.clone()),
+        finish_reason: reason,
+        usage: Usage::new(prompt_tokens, seq.n_sampled),
+        timings,
+        model: model_id.to_string(),
+        stages: Vec::new(),
+    }
+}
