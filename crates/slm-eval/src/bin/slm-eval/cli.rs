@@ -1,0 +1,178 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use slm_eval::{ModelSpec, Track};
+
+/// Evaluate a local SLM against a hosted LLM (structured JSON and tool calling), compare them
+/// and decide whether to fine-tune.
+#[derive(Debug, Parser)]
+#[command(name = "slm-eval", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build structured/ and toolcall/ {train,val,test}.jsonl from an xLAM dump.
+    Prepare(PrepareArgs),
+    /// Run one model on a dataset; write per-case results (resumable) and a report.
+    Run(RunArgs),
+    /// Compare an LLM report with an SLM report; print FINE_TUNE=1 and exit 10 when the SLM
+    /// trails by more than --delta on any core metric, else FINE_TUNE=0 and exit 0.
+    Compare(CompareArgs),
+    /// Run several models on one dataset side by side, redrawn after every case.
+    Live(LiveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// The xLAM file (JSON array, {"data": [...]} or JSONL).
+    #[arg(long = "dataset-path", alias = "xlam")]
+    pub dataset_path: PathBuf,
+    /// Output directory (gets structured/ and toolcall/).
+    #[arg(long, default_value = "02_dataset")]
+    pub out: PathBuf,
+    /// Training rows.
+    #[arg(long = "train-size", default_value_t = 32)]
+    pub train: usize,
+    /// Validation rows.
+    #[arg(long = "val-size", default_value_t = 8)]
+    pub val: usize,
+    /// Test rows.
+    #[arg(long = "test-size", default_value_t = 8)]
+    pub test: usize,
+    /// Shuffle seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Where the cases come from and how they are asked.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Track: structured or toolcall.
+    #[arg(long)]
+    pub track: Track,
+    /// Dataset JSONL; defaults to <dataset-dir>/<track>/<split>.jsonl.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Directory written by `prepare`.
+    #[arg(long = "dataset-dir", default_value = "02_dataset")]
+    pub dataset_dir: PathBuf,
+    /// Split used with --dataset-dir.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Constrained decoding: JSON schema for structured cases, required tool calls for
+    /// tool-call cases.
+    #[arg(long)]
+    pub constrained: bool,
+    /// Maximum new tokens per answer.
+    #[arg(long = "max-tokens", default_value_t = 512)]
+    pub max_tokens: u32,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Sampling seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Requests in flight per model (default: 4 for remote models, the batch size 8 for local
+    /// models that batch, else 1).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Price per million prompt and completion tokens, e.g. 2.5,10 (applies to every model id
+    /// of the run).
+    #[arg(long, value_parser = parse_pair)]
+    pub price: Option<(f64, f64)>,
+    /// Energy price for local models: watts while generating and price per kWh, e.g. 300,0.30.
+    #[arg(long, value_parser = parse_pair)]
+    pub energy: Option<(f64, f64)>,
+    /// Rerun cases whose stored result is an error.
+    #[arg(long = "retry-errors")]
+    pub retry_errors: bool,
+}
+
+impl EvalArgs {
+    pub fn dataset_path(&self) -> PathBuf {
+        self.data.clone().unwrap_or_else(|| {
+            self.dataset_dir
+                .join(self.track.to_string())
+                .join(format!("{}.jsonl", self.split))
+        })
+    }
+}
+
+fn parse_pair(text: &str) -> Result<(f64, f64), String> {
+    let (a, b) = text
+        .split_once(',')
+        .ok_or_else(|| format!("expected two numbers separated by a comma, got {text:?}"))?;
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .map_err(|e| format!("{s:?}: {e}"))
+            .and_then(|v| {
+                if v.is_finite() && v >= 0.0 {
+                    Ok(v)
+                } else {
+                    Err(format!("{s:?} must be a finite number >= 0"))
+                }
+            })
+    };
+    Ok((parse(a)?, parse(b)?))
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// The model: llamacpp:PATH.gguf, azure, openai:URL#MODEL or replay:ANSWERS.jsonl.
+    #[arg(long)]
+    pub model: ModelSpec,
+    /// Report JSON path (default 05_eval/<track>_<label>_<split>.json).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Per-case results JSONL (default: the report path with .results.jsonl).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Do not draw a progress bar.
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The LLM's report (the reference).
+    #[arg(long, alias = "azure")]
+    pub llm: PathBuf,
+    /// The SLM's report.
+    #[arg(long)]
+    pub slm: PathBuf,
+    /// Allowed gap on every core metric.
+    #[arg(long)]
+    pub delta: f64,
+    /// Expected track (checked against the reports).
+    #[arg(long)]
+    pub track: Option<Track>,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = 2000)]
+    pub resamples: usize,
+    /// Bootstrap seed.
+    #[arg(long = "bootstrap-seed", default_value_t = 42)]
+    pub bootstrap_seed: u64,
+    /// Also write the comparison as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// The models, side by side (the gap column is first minus second).
+    #[arg(long, num_args = 1.., required = true)]
+    pub models: Vec<ModelSpec>,
+    /// Save each model's results and report into this directory (05_eval by convention).
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+}

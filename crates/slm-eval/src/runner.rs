@@ -1,0 +1,358 @@
+//! The runner: asks a [`ChatModel`] every case of a dataset, scores the answers and appends each
+//! result to the results file as soon as it is done.
+
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use slm_core::{
+    ChatEvent, ChatModel, ChatRequest, ChatResponse, CostModel, GenerationOptions, ResponseFormat,
+    ToolChoice,
+};
+use tracing::Instrument;
+
+use crate::metrics::{self, score_case};
+use crate::{Case, CaseResult, Dataset, Result, ResultsFile, Track};
+
+/// How a run asks the model.
+///
+/// ```
+/// let c = slm_eval::RunConfig::new(slm_eval::Track::Structured);
+/// assert_eq!(c.options.temperature, Some(0.0));
+/// assert_eq!(c.options.seed, Some(42));
+/// assert_eq!(c.concurrency, 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The track (decides the system prompt, the constraints and the metrics).
+    pub track: Track,
+    /// Sampling options; deterministic by default (temperature 0, top-p 1, seed 42, at most 512
+    /// new tokens).
+    pub options: GenerationOptions,
+    /// Requests in flight at once. Remote models take several; local models that batch
+    /// (`Capabilities::batching`) decode this many together; others use 1.
+    pub concurrency: usize,
+    /// Constrained decoding: structured cases ask for `ResponseFormat::JsonSchema` with the
+    /// case's schema (or `Json`), tool-call cases pass their tools with `ToolChoice::Required`.
+    pub constrained: bool,
+    /// On resume, run again the cases whose stored result is an error.
+    pub retry_errors: bool,
+    /// Show a progress bar on stderr (only drawn on a terminal).
+    pub progress: bool,
+    /// The system prompt; the track's seed prompt by default.
+    pub system_prompt: String,
+    /// Prices used to cost each case.
+    #[serde(skip)]
+    pub costs: CostModel,
+}
+
+impl RunConfig {
+    /// The defaults for a track.
+    ///
+    /// ```
+    /// let c = slm_eval::RunConfig::new(slm_eval::Track::Toolcall);
+    /// assert!(c.system_prompt.contains("tool_call"));
+    /// ```
+    pub fn new(track: Track) -> Self {
+        Self {
+            track,
+            options: GenerationOptions::deterministic().with_max_tokens(512),
+            concurrency: 1,
+            constrained: false,
+            retry_errors: false,
+            progress: false,
+            system_prompt: track.system_prompt().to_string(),
+            costs: CostModel::new(),
+        }
+    }
+
+    /// The request sent for a case.
+    ///
+    /// ```
+    /// use slm_eval::{Case, RunConfig, Track};
+    /// let mut case = Case::new("Give me JSON", "{}");
+    /// case.schema = Some(serde_json::json!({"type": "object"}));
+    /// let mut config = RunConfig::new(Track::Structured);
+    /// assert!(config.request(&case).response_format.is_text());
+    /// config.constrained = true;
+    /// assert!(matches!(config.request(&case).response_format, slm_core::ResponseFormat::JsonSchema { .. }));
+    /// ```
+    pub fn request(&self, case: &Case) -> ChatRequest {
+        let mut builder = ChatRequest::builder()
+            .system(self.system_prompt.clone())
+            .user(case.prompt.clone())
+            .options(self.options.clone());
+        if self.constrained {
+            builder = match self.track {
+                Track::Structured => builder.response_format(match &case.schema {
+                    Some(schema) => ResponseFormat::json_schema("answer", schema.clone()),
+                    None => ResponseFormat::Json,
+                }),
+                Track::Toolcall if !case.tools.is_empty() => builder
+                    .tools(case.tools.clone())
+                    .tool_choice(ToolChoice::Required),
+                Track::Toolcall => builder,
+            };
+        }
+        builder.build()
+    }
+}
+
+/// What a run produced: every finished case in dataset order, and how many were resumed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// Finished cases, by index.
+    pub results: Vec<CaseResult>,
+    /// Cases found already finished in the results file.
+    pub resumed: usize,
+    /// Cases run now.
+    pub ran: usize,
+}
+
+/// Runs a dataset through a model.
+///
+/// ```
+/// use slm_core::ScriptedModel;
+/// use slm_eval::{Case, Dataset, RunConfig, Runner, Track};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let data = Dataset::from_cases("inline", vec![
+///     Case::new("Colour as JSON", r#"{"colour": "red"}"#),
+///     Case::new("Number as JSON", r#"{"n": 1}"#),
+/// ]);
+/// let model = ScriptedModel::new("slm").reply(r#"{"colour": "red"}"#).reply(r#"{"n": 2}"#);
+/// let outcome = Runner::new(RunConfig::new(Track::Structured))
+///     .run(&model, &data, None, |_| {})
+///     .await
+///     .unwrap();
+/// let metrics = slm_eval::metrics::aggregate(outcome.results.iter().map(|r| &r.score));
+/// assert_eq!(metrics["exact_match"], 0.5);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Runner {
+    config: RunConfig,
+}
+
+impl Runner {
+    /// A runner with a configuration.
+    ///
+    /// ```
+    /// let r = slm_eval::Runner::new(slm_eval::RunConfig::new(slm_eval::Track::Toolcall));
+    /// assert_eq!(r.config().track, slm_eval::Track::Toolcall);
+    /// ```
+    pub fn new(config: RunConfig) -> Self {
+        Self { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// Runs every case not yet in the results file (all of them without one), calling
+    /// `observer` after each finished case, in finishing order. Returns all finished cases.
+    pub async fn run(
+        &self,
+        model: &dyn ChatModel,
+        dataset: &Dataset,
+        results: Option<&Path>,
+        mut observer: impl FnMut(&CaseResult),
+    ) -> Result<RunOutcome> {
+        let span = tracing::info_span!(
+            "eval.run",
+            dataset = %dataset.path.display(),
+            dataset_sha256 = %dataset.sha256,
+            model = model.id(),
+            track = %self.config.track,
+            results = %results.map(|p| p.display().to_string()).unwrap_or_default(),
+            cases = dataset.cases.len(),
+            resumed = tracing::field::Empty,
+        );
+        async move {
+            let mut file = match results {
+                Some(path) => Some(ResultsFile::open(path, dataset, model.id())?),
+                None => None,
+            };
+            let mut done = file.as_ref().map(|f| f.done().clone()).unwrap_or_default();
+            if self.config.retry_errors {
+                done.retain(|_, row| row.error.is_none());
+            }
+            let resumed = done.len();
+            tracing::Span::current().record("resumed", resumed);
+            let pending: Vec<usize> = (0..dataset.cases.len())
+                .filter(|i| !done.contains_key(i))
+                .collect();
+            let bar = self.progress_bar(dataset.cases.len(), resumed, model.id());
+            let concurrency = self.config.concurrency.max(1);
+            let mut stream = futures::stream::iter(pending.iter().copied())
+                .map(|index| self.run_case(model, index, &dataset.cases[index]))
+                .buffer_unordered(concurrency);
+            let mut ran = 0;
+            while let Some(row) = stream.next().await {
+                if let Some(file) = file.as_mut() {
+                    file.append(&row)?;
+                }
+                observer(&row);
+                done.insert(row.index, row);
+                ran += 1;
+                bar.inc(1);
+                bar.set_message(running_summary(self.config.track, done.values()));
+            }
+            bar.finish_and_clear();
+            Ok(RunOutcome {
+                results: done.into_values().collect(),
+                resumed,
+                ran,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn progress_bar(&self, total: usize, position: usize, model: &str) -> ProgressBar {
+        let target = if self.config.progress {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+        if let Ok(style) =
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} eta {eta} {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(model.to_string());
+        bar.set_position(position as u64);
+        bar
+    }
+
+    /// Asks the model one case and scores the answer. Never fails: a model error is recorded
+    /// in the row and the case scores as failed.
+    async fn run_case(&self, model: &dyn ChatModel, index: usize, case: &Case) -> CaseResult {
+        let span = tracing::info_span!(
+            "eval.case",
+            index,
+            case_id = %case.fingerprint(),
+            model = model.id(),
+            ttft_ms = tracing::field::Empty,
+            total_ms = tracing::field::Empty,
+            passed = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        async move {
+            let request = self.config.request(case);
+            let started_at = now_rfc3339();
+            let start = Instant::now();
+            let (answer, ttft) = ask(model, request).await;
+            let total = start.elapsed();
+            let ttft = ttft.unwrap_or(total);
+            let mut row = CaseResult {
+                index,
+                case_id: case.fingerprint(),
+                model: model.id().to_string(),
+                prediction: String::new(),
+                error: None,
+                finish_reason: None,
+                score: Default::default(),
+                ttft_ms: ttft.as_secs_f64() * 1000.0,
+                total_ms: total.as_secs_f64() * 1000.0,
+                usage: Default::default(),
+                cost: 0.0,
+                model_timings: Default::default(),
+                started_at,
+                finished_at: now_rfc3339(),
+            };
+            match answer {
+                Ok(response) => {
+                    row.prediction = prediction_text(&response);
+                    row.finish_reason = Some(response.finish_reason);
+                    row.usage = response.usage;
+                    row.cost = self.config.costs.response_cost(&response);
+                    row.model_timings = response.timings;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "model call failed");
+                    row.error = Some(e.to_string());
+                }
+            }
+            row.score = score_case(self.config.track, case, &row.prediction);
+            let span = tracing::Span::current();
+            span.record("ttft_ms", row.ttft_ms);
+            span.record("total_ms", row.total_ms);
+            span.record("passed", row.score.all_pass());
+            if let Some(e) = &row.error {
+                span.record("error", e.as_str());
+            }
+            row
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Streams the answer, noting when the first token arrived.
+async fn ask(
+    model: &dyn ChatModel,
+    request: ChatRequest,
+) -> (slm_core::Result<ChatResponse>, Option<std::time::Duration>) {
+    let start = Instant::now();
+    let mut first = None;
+    let mut stream = model.chat_stream(request);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(ChatEvent::Done(response)) => return (Ok(*response), first),
+            Ok(_) => {
+                first.get_or_insert_with(|| start.elapsed());
+            }
+            Err(e) => return (Err(e), first),
+        }
+    }
+    (
+        Err(slm_core::Error::Backend(
+            "stream ended without a final answer".into(),
+        )),
+        first,
+    )
+}
+
+/// The text scored for a response: native tool calls rendered as `<tool_call>` wrappers (the
+/// API keeps them apart from any chatter), otherwise the message text.
+///
+/// ```
+/// use slm_core::{ChatResponse, Message, ToolCall};
+/// let mut r = ChatResponse::from_text("m", "Sure.");
+/// assert_eq!(slm_eval::runner::prediction_text(&r), "Sure.");
+/// r.message = Message::assistant_tool_calls(vec![ToolCall::new("c", "f", serde_json::json!({"a": 1}))]);
+/// assert_eq!(slm_eval::runner::prediction_text(&r), r#"<tool_call name="f">{"a":1}</tool_call>"#);
+/// ```
+pub fn prediction_text(response: &ChatResponse) -> String {
+    if response.message.tool_calls.is_empty() {
+        response.message.content.clone()
+    } else {
+        slm_core::wire::render_tool_calls(&response.message.tool_calls)
+    }
+}
+
+fn running_summary<'a>(track: Track, rows: impl Iterator<Item = &'a CaseResult>) -> String {
+    let scores: Vec<_> = rows.map(|r| &r.score).collect();
+    let aggregate = metrics::aggregate(scores.iter().copied());
+    let keys = match track {
+        Track::Structured => [metrics::names::JSON_VALID, metrics::names::EXACT_MATCH],
+        Track::Toolcall => [metrics::names::WRAPPER_VALID, metrics::names::ARGS_EXACT_MATCH],
+    };
+    keys.iter()
+        .filter_map(|k| aggregate.get(*k).map(|v| format!("{k}={v:.2}")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The current time in RFC 3339 with milliseconds, UTC.
+///
+/// ```
+/// assert!(slm_eval::runner::now_rfc3339().ends_with('Z'));
+/// ```
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
