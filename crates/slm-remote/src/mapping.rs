@@ -1,0 +1,530 @@
+//! slm-core's request and response types ⇄ async-openai's chat-completions types.
+
+use async_openai::types::chat::{
+    ChatChoice, ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls,
+    ChatCompletionNamedToolChoice, ChatCompletionRequestAssistantMessage,
+    ChatCompletionRequestAssistantMessageContent, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestSystemMessageContent,
+    ChatCompletionRequestToolMessage, ChatCompletionRequestToolMessageContent,
+    ChatCompletionRequestUserMessage, ChatCompletionRequestUserMessageContent,
+    ChatCompletionStreamOptions, ChatCompletionTool, ChatCompletionToolChoiceOption,
+    ChatCompletionTools, CompletionUsage, CreateChatCompletionRequest,
+    CreateChatCompletionResponse, FinishReason as OaFinish, FunctionCall, FunctionName,
+    FunctionObject, ResponseFormat as OaFormat, ResponseFormatJsonSchema, StopConfiguration,
+    ToolChoiceOptions,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use slm_core::{
+    ChatRequest, ChatResponse, FinishReason, Message, ResponseFormat, Role, ToolCall, ToolChoice,
+    Usage,
+};
+
+use crate::RemoteError;
+
+/// Which request field carries `max_tokens`.
+///
+/// `max_tokens` is what Azure api-versions before 2024-09-01-preview, llama.cpp's and
+/// llama-cpp-python's servers, Ollama and vLLM read. OpenAI's reasoning models (o1, o3, gpt-5)
+/// require `max_completion_tokens` instead.
+///
+/// ```
+/// assert_eq!(slm_remote::MaxTokensField::default(), slm_remote::MaxTokensField::MaxTokens);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxTokensField {
+    /// Send `max_tokens`.
+    #[default]
+    MaxTokens,
+    /// Send `max_completion_tokens`.
+    MaxCompletionTokens,
+}
+
+/// Builds the chat-completions body for `request`.
+///
+/// Options the API has no field for (`top_k`, `min_p`, `repeat_penalty`) are not sent.
+#[allow(deprecated)] // `max_tokens` and `seed` are deprecated by OpenAI, but Azure and local servers read them.
+pub(crate) fn to_openai(
+    request: &ChatRequest,
+    model: &str,
+    max_tokens_field: MaxTokensField,
+) -> Result<CreateChatCompletionRequest, RemoteError> {
+    if request.messages.is_empty() {
+        return Err(RemoteError::InvalidRequest(
+            "a chat request needs at least one message".into(),
+        ));
+    }
+    let messages = request
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| message(i, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = &request.options;
+    let seed = options
+        .seed
+        .map(|s| {
+            i64::try_from(s).map_err(|_| {
+                RemoteError::InvalidRequest(format!("seed {s} does not fit the API's int64"))
+            })
+        })
+        .transpose()?;
+    let (max_tokens, max_completion_tokens) = match max_tokens_field {
+        MaxTokensField::MaxTokens => (options.max_tokens, None),
+        MaxTokensField::MaxCompletionTokens => (None, options.max_tokens),
+    };
+    Ok(CreateChatCompletionRequest {
+        messages,
+        model: model.to_string(),
+        tools: tools(request),
+        tool_choice: tool_choice(request)?,
+        response_format: response_format(&request.response_format)?,
+        temperature: options.temperature,
+        top_p: options.top_p,
+        seed,
+        max_tokens,
+        max_completion_tokens,
+        stop: (!options.stop.is_empty())
+            .then(|| StopConfiguration::StringArray(options.stop.clone())),
+        ..Default::default()
+    })
+}
+
+/// How the body differs from OpenAI's for the server at hand (learnt at run time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct WireStyle {
+    /// Streamed: ask for a final usage chunk with `stream_options`.
+    pub(crate) stream_usage: bool,
+    /// Send a JSON schema as `{"type": "json_object", "schema": …}` (llama-cpp-python,
+    /// Anyscale-style servers) instead of OpenAI's `{"type": "json_schema", …}`.
+    pub(crate) schema_in_json_object: bool,
+}
+
+/// The JSON body actually sent: `request` as async-openai serializes it, adjusted to `style`.
+pub(crate) fn wire_body(
+    request: &CreateChatCompletionRequest,
+    stream: bool,
+    style: WireStyle,
+) -> Value {
+    let stream_options = (stream && style.stream_usage).then_some(ChatCompletionStreamOptions {
+        include_usage: Some(true),
+        include_obfuscation: None,
+    });
+    let request = CreateChatCompletionRequest {
+        stream: stream.then_some(true),
+        stream_options,
+        ..request.clone()
+    };
+    // Through text, not `to_value`: `to_value` widens f32 to f64 (0.7 → 0.699999988079071),
+    // while text keeps f32's shortest form.
+    let mut body = serde_json::to_string(&request)
+        .and_then(|text| serde_json::from_str(&text))
+        .unwrap_or(Value::Null);
+    if let (true, Some(OaFormat::JsonSchema { json_schema })) =
+        (style.schema_in_json_object, &request.response_format)
+    {
+        body["response_format"] = serde_json::json!({
+            "type": "json_object",
+            "schema": json_schema.schema,
+        });
+    }
+    body
+}
+
+/// Whether the request asks for a JSON schema.
+pub(crate) fn uses_json_schema(request: &CreateChatCompletionRequest) -> bool {
+    matches!(request.response_format, Some(OaFormat::JsonSchema { .. }))
+}
+
+fn message(index: usize, m: &Message) -> Result<ChatCompletionRequestMessage, RemoteError> {
+    Ok(match m.role {
+        Role::System => ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage {
+            content: ChatCompletionRequestSystemMessageContent::Text(m.content.clone()),
+            name: None,
+        }),
+        Role::User => ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage {
+            content: ChatCompletionRequestUserMessageContent::Text(m.content.clone()),
+            name: None,
+        }),
+        Role::Assistant => {
+            let calls: Vec<_> = m
+                .tool_calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    ChatCompletionMessageToolCalls::Function(ChatCompletionMessageToolCall {
+                        id: call_id(&c.id, i),
+                        function: FunctionCall {
+                            name: c.name.clone(),
+                            arguments: arguments_text(&c.arguments),
+                        },
+                    })
+                })
+                .collect();
+            let content = (!m.content.is_empty() || calls.is_empty())
+                .then(|| ChatCompletionRequestAssistantMessageContent::Text(m.content.clone()));
+            ChatCompletionRequestMessage::Assistant(ChatCompletionRequestAssistantMessage {
+                content,
+                tool_calls: (!calls.is_empty()).then_some(calls),
+                ..Default::default()
+            })
+        }
+        Role::Tool => {
+            let tool_call_id = m.tool_call_id.clone().ok_or_else(|| {
+                RemoteError::InvalidRequest(format!(
+                    "message {index} is a tool result without tool_call_id"
+                ))
+            })?;
+            ChatCompletionRequestMessage::Tool(ChatCompletionRequestToolMessage {
+                content: ChatCompletionRequestToolMessageContent::Text(m.content.clone()),
+                tool_call_id,
+            })
+        }
+    })
+}
+
+/// Tool calls need ids on the wire; calls made up by hand may have none.
+fn call_id(id: &str, index: usize) -> String {
+    if id.is_empty() {
+        format!("call_{index}")
+    } else {
+        id.to_string()
+    }
+}
+
+/// Arguments as the JSON text the API carries; raw arguments kept as a string go back as-is.
+fn arguments_text(arguments: &Value) -> String {
+    match arguments {
+        Value::String(raw) => raw.clone(),
+        Value::Null => "{}".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn tools(request: &ChatRequest) -> Option<Vec<ChatCompletionTools>> {
+    (!request.tools.is_empty()).then(|| {
+        request
+            .tools
+            .iter()
+            .map(|t| {
+                ChatCompletionTools::Function(ChatCompletionTool {
+                    function: FunctionObject {
+                        name: t.name.clone(),
+                        description: (!t.description.is_empty()).then(|| t.description.clone()),
+                        parameters: Some(t.parameters.clone()),
+                        strict: None,
+                    },
+                })
+            })
+            .collect()
+    })
+}
+
+fn tool_choice(
+    request: &ChatRequest,
+) -> Result<Option<ChatCompletionToolChoiceOption>, RemoteError> {
+    use ChatCompletionToolChoiceOption::{Function, Mode};
+    let no_tools = request.tools.is_empty();
+    Ok(match &request.tool_choice {
+        _ if no_tools && matches!(request.tool_choice, ToolChoice::Auto | ToolChoice::None) => None,
+        ToolChoice::Required | ToolChoice::Named(_) if no_tools => {
+            return Err(RemoteError::InvalidRequest(
+                "tool_choice asks for a tool call but the request declares no tools".into(),
+            ));
+        }
+        ToolChoice::Auto => Some(Mode(ToolChoiceOptions::Auto)),
+        ToolChoice::None => Some(Mode(ToolChoiceOptions::None)),
+        ToolChoice::Required => Some(Mode(ToolChoiceOptions::Required)),
+        ToolChoice::Named(name) => {
+            if request.tool(name).is_none() {
+                return Err(RemoteError::InvalidRequest(format!(
+                    "tool_choice names `{name}`, which the request does not declare"
+                )));
+            }
+            Some(Function(ChatCompletionNamedToolChoice {
+                function: FunctionName { name: name.clone() },
+            }))
+        }
+    })
+}
+
+fn response_format(format: &ResponseFormat) -> Result<Option<OaFormat>, RemoteError> {
+    Ok(match format {
+        ResponseFormat::Text => None,
+        ResponseFormat::Json => Some(OaFormat::JsonObject),
+        ResponseFormat::JsonSchema {
+            name,
+            schema,
+            strict,
+        } => Some(OaFormat::JsonSchema {
+            json_schema: ResponseFormatJsonSchema {
+                description: None,
+                name: name.clone(),
+                schema: schema.clone(),
+                strict: Some(*strict),
+            },
+        }),
+        ResponseFormat::Grammar { .. } => {
+            return Err(RemoteError::InvalidRequest(
+                "GBNF grammars are for local backends; remote chat-completions servers take a \
+                 JSON schema (ResponseFormat::JsonSchema)"
+                    .into(),
+            ));
+        }
+    })
+}
+
+/// A tool call whose arguments did not parse.
+#[derive(Debug, Clone)]
+pub(crate) struct BadArguments {
+    pub(crate) tool: String,
+    pub(crate) raw: String,
+    pub(crate) reason: String,
+}
+
+/// Parses a tool call's arguments; empty text means no arguments (`{}`). Unparseable text is
+/// kept as `Value::String` and reported.
+pub(crate) fn parse_arguments(tool: &str, raw: &str, bad: &mut Vec<BadArguments>) -> Value {
+    if raw.trim().is_empty() {
+        return Value::Object(Default::default());
+    }
+    match serde_json::from_str(raw) {
+        Ok(value) => value,
+        Err(e) => {
+            bad.push(BadArguments {
+                tool: tool.to_string(),
+                raw: raw.to_string(),
+                reason: e.to_string(),
+            });
+            Value::String(raw.to_string())
+        }
+    }
+}
+
+/// Maps a finish reason; without one, tool calls mean `ToolCalls`.
+pub(crate) fn finish_reason(reason: Option<OaFinish>, has_tool_calls: bool) -> FinishReason {
+    match reason {
+        Some(OaFinish::Length) => FinishReason::Length,
+        Some(OaFinish::ToolCalls | OaFinish::FunctionCall) => FinishReason::ToolCalls,
+        Some(OaFinish::ContentFilter) => FinishReason::ContentFilter,
+        Some(OaFinish::Stop) if has_tool_calls => FinishReason::ToolCalls,
+        Some(OaFinish::Stop) => FinishReason::Stop,
+        None if has_tool_calls => FinishReason::ToolCalls,
+        None => FinishReason::Stop,
+    }
+}
+
+pub(crate) fn usage(usage: Option<&CompletionUsage>) -> Usage {
+    usage
+        .map(|u| Usage::new(u.prompt_tokens, u.completion_tokens))
+        .unwrap_or_default()
+}
+
+/// Maps a whole (non-streamed) answer. Timings are filled in by the caller.
+pub(crate) fn from_openai(
+    response: CreateChatCompletionResponse,
+    model_id: &str,
+) -> Result<(ChatResponse, Vec<BadArguments>), RemoteError> {
+    let Some(choice) = response.choices.into_iter().next() else {
+        return Err(RemoteError::Parse(
+            "the server's answer has no choices".into(),
+        ));
+    };
+    let ChatChoice {
+        message,
+        finish_reason: reason,
+        ..
+    } = choice;
+    let mut bad = Vec::new();
+    let tool_calls: Vec<ToolCall> = message
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .map(|call| match call {
+            ChatCompletionMessageToolCalls::Function(f) => {
+                let arguments = parse_arguments(&f.function.name, &f.function.arguments, &mut bad);
+                ToolCall::new(f.id, f.function.name, arguments)
+            }
+            ChatCompletionMessageToolCalls::Custom(c) => {
+                ToolCall::new(c.id, c.custom_tool.name, Value::String(c.custom_tool.input))
+            }
+        })
+        .collect();
+    let mut text = message.content.unwrap_or_default();
+    if text.is_empty() {
+        text = message.refusal.unwrap_or_default();
+    }
+    let finish = finish_reason(reason, !tool_calls.is_empty());
+    let out = ChatResponse {
+        message: Message {
+            tool_calls,
+            ..Message::assistant(text)
+        },
+        finish_reason: finish,
+        usage: usage(response.usage.as_ref()),
+        model: model_id.to_string(),
+        ..ChatResponse::default()
+    };
+    Ok((out, bad))
+}
+
+/// The error for the first bad tool call of a finished response.
+pub(crate) fn check_arguments(
+    response: ChatResponse,
+    bad: Vec<BadArguments>,
+) -> Result<ChatResponse, RemoteError> {
+    match bad.into_iter().next() {
+        None => Ok(response),
+        Some(b) => Err(RemoteError::InvalidToolArguments {
+            tool: b.tool,
+            raw: b.raw,
+            reason: b.reason,
+            response: Box::new(response),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use slm_core::{GenerationOptions, ToolSpec};
+
+    use super::*;
+
+    fn body(request: &ChatRequest) -> Value {
+        serde_json::to_value(to_openai(request, "m", MaxTokensField::MaxTokens).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn maps_messages_options_and_formats() {
+        let call = ToolCall::new("", "add", json!({"a": 1}));
+        let request = ChatRequest::builder()
+            .system("s")
+            .user("u")
+            .message(Message::assistant_tool_calls(vec![call]))
+            .message(Message::tool("call_0", "2"))
+            .options(
+                GenerationOptions::deterministic()
+                    .with_max_tokens(7)
+                    .with_stop("END"),
+            )
+            .response_format(ResponseFormat::json_schema(
+                "out",
+                json!({"type": "object"}),
+            ))
+            .build();
+        let b = body(&request);
+        assert_eq!(b["messages"][0], json!({"role": "system", "content": "s"}));
+        assert_eq!(
+            b["messages"][2]["tool_calls"][0],
+            json!({"id": "call_0", "type": "function", "function": {"name": "add", "arguments": "{\"a\":1}"}})
+        );
+        assert!(b["messages"][2].get("content").is_none());
+        assert_eq!(
+            b["messages"][3],
+            json!({"role": "tool", "content": "2", "tool_call_id": "call_0"})
+        );
+        assert_eq!(b["seed"], 42);
+        assert_eq!(b["temperature"], 0.0);
+        assert_eq!(b["max_tokens"], 7);
+        assert_eq!(b["stop"], json!(["END"]));
+        assert_eq!(
+            b["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "out", "schema": {"type": "object"}, "strict": true}})
+        );
+        assert!(b.get("tool_choice").is_none());
+    }
+
+    #[test]
+    fn rejects_what_the_api_cannot_express() {
+        let no_tools = ChatRequest::builder()
+            .user("u")
+            .tool_choice(ToolChoice::Required)
+            .build();
+        assert!(to_openai(&no_tools, "m", MaxTokensField::MaxTokens).is_err());
+        let unknown = ChatRequest::builder()
+            .user("u")
+            .tool(ToolSpec::new("f", "", json!({"type": "object"})))
+            .tool_choice(ToolChoice::Named("g".into()))
+            .build();
+        assert!(to_openai(&unknown, "m", MaxTokensField::MaxTokens).is_err());
+        let grammar = ChatRequest::builder()
+            .user("u")
+            .response_format(ResponseFormat::Grammar {
+                gbnf: "root ::= \"a\"".into(),
+            })
+            .build();
+        assert!(matches!(
+            to_openai(&grammar, "m", MaxTokensField::MaxTokens),
+            Err(RemoteError::InvalidRequest(_))
+        ));
+        assert!(to_openai(&ChatRequest::default(), "m", MaxTokensField::MaxTokens).is_err());
+        let orphan = ChatRequest::new(vec![Message::new(Role::Tool, "x")]);
+        assert!(to_openai(&orphan, "m", MaxTokensField::MaxTokens).is_err());
+    }
+
+    #[test]
+    fn named_tool_choice_and_max_completion_tokens() {
+        let request = ChatRequest::builder()
+            .user("u")
+            .tool(ToolSpec::new("f", "does f", json!({"type": "object"})))
+            .tool_choice(ToolChoice::Named("f".into()))
+            .max_tokens(3)
+            .build();
+        let b = serde_json::to_value(
+            to_openai(&request, "m", MaxTokensField::MaxCompletionTokens).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            b["tool_choice"],
+            json!({"type": "function", "function": {"name": "f"}})
+        );
+        assert_eq!(b["max_completion_tokens"], 3);
+        assert!(b.get("max_tokens").is_none());
+        assert_eq!(b["tools"][0]["function"]["description"], "does f");
+    }
+
+    #[test]
+    fn wire_body_adapts_to_the_server() {
+        let request = ChatRequest::builder()
+            .user("u")
+            .response_format(ResponseFormat::json_schema("p", json!({"type": "object"})))
+            .build();
+        let typed = to_openai(&request, "m", MaxTokensField::MaxTokens).unwrap();
+        let openai = wire_body(
+            &typed,
+            true,
+            WireStyle {
+                stream_usage: true,
+                schema_in_json_object: false,
+            },
+        );
+        assert_eq!(openai["stream"], true);
+        assert_eq!(openai["stream_options"], json!({"include_usage": true}));
+        assert_eq!(openai["response_format"]["type"], "json_schema");
+        let llama = wire_body(
+            &typed,
+            false,
+            WireStyle {
+                stream_usage: true,
+                schema_in_json_object: true,
+            },
+        );
+        assert!(llama.get("stream").is_none() && llama.get("stream_options").is_none());
+        assert_eq!(
+            llama["response_format"],
+            json!({"type": "json_object", "schema": {"type": "object"}})
+        );
+    }
+
+    #[test]
+    fn unparseable_arguments_are_kept_raw() {
+        let mut bad = Vec::new();
+        assert_eq!(parse_arguments("f", "", &mut bad), json!({}));
+        assert_eq!(parse_arguments("f", "{\"a\":1}", &mut bad), json!({"a": 1}));
+        assert_eq!(parse_arguments("f", "{a:1", &mut bad), json!("{a:1"));
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].raw, "{a:1");
+    }
+}
