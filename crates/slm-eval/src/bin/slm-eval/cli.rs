@@ -77,10 +77,16 @@ pub struct EvalArgs {
     /// Sampling seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Requests in flight per model (default: 4 for remote models, the batch size 8 for local
-    /// models that batch, else 1).
-    #[arg(long)]
+    /// Requests in flight per model: 4 by default for remote models; for llamacpp models the
+    /// number of sequences decoded together (default 8, the seed's batch size).
+    #[arg(long, alias = "batch-size")]
     pub concurrency: Option<usize>,
+    /// Context length per sequence of llamacpp models (default: the model's, at most 4096).
+    #[arg(long = "ctx-size")]
+    pub ctx_size: Option<u32>,
+    /// Layers of llamacpp models offloaded to the GPU (GPU builds).
+    #[arg(long = "gpu-layers", default_value_t = 0)]
+    pub gpu_layers: u32,
     /// Price per million prompt and completion tokens, e.g. 2.5,10 (applies to every model id
     /// of the run).
     #[arg(long, value_parser = parse_pair)]
@@ -94,6 +100,14 @@ pub struct EvalArgs {
 }
 
 impl EvalArgs {
+    pub fn model_options(&self) -> crate::models::ModelOptions {
+        crate::models::ModelOptions {
+            concurrency: self.concurrency,
+            ctx_size: self.ctx_size,
+            gpu_layers: self.gpu_layers,
+        }
+    }
+
     pub fn dataset_path(&self) -> PathBuf {
         self.data.clone().unwrap_or_else(|| {
             self.dataset_dir

@@ -90,14 +90,12 @@ fn load_dataset(eval: &EvalArgs) -> Result<Dataset> {
 
 async fn run(args: RunArgs) -> Result<u8> {
     let dataset = load_dataset(&args.eval)?;
-    let model = models::build(&args.model)
+    let built = models::build(&args.model, args.eval.model_options())
         .await
         .with_context(|| format!("building model {}", args.model))?;
+    let model = built.model;
     let mut config = run_config(&args.eval, &[model.id()]);
-    config.concurrency = args
-        .eval
-        .concurrency
-        .unwrap_or_else(|| models::default_concurrency(&args.model, model.as_ref()));
+    config.concurrency = built.concurrency;
     config.progress = !args.no_progress;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("05_eval").join(format!(
@@ -173,23 +171,20 @@ async fn live(args: LiveArgs) -> Result<u8> {
     let dataset = load_dataset(&args.eval)?;
     let mut built = Vec::new();
     for spec in &args.models {
-        let model = models::build(spec)
+        let model = models::build(spec, args.eval.model_options())
             .await
             .with_context(|| format!("building model {spec}"))?;
         built.push((spec, model));
     }
-    let ids: Vec<&str> = built.iter().map(|(_, m)| m.id()).collect();
+    let ids: Vec<&str> = built.iter().map(|(_, m)| m.model.id()).collect();
     let config = run_config(&args.eval, &ids);
     let lanes: Vec<LiveModel<'_>> = built
         .iter()
-        .map(|(spec, model)| LiveModel {
+        .map(|(spec, built)| LiveModel {
             label: spec.label(),
             spec: Some(spec.to_string()),
-            model: model.as_ref(),
-            concurrency: args
-                .eval
-                .concurrency
-                .unwrap_or_else(|| models::default_concurrency(spec, model.as_ref())),
+            model: built.model.as_ref(),
+            concurrency: built.concurrency,
         })
         .collect();
     let mut terminal = LiveTerminal::stdout();
