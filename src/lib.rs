@@ -26,6 +26,11 @@
 pub use slm_core as core;
 pub use slm_core::{ChatModel, ChatRequest, ChatResponse, Error, Message};
 
+#[cfg(all(feature = "llamacpp", feature = "remote", feature = "eval"))]
+mod open;
+#[cfg(all(feature = "llamacpp", feature = "remote", feature = "eval"))]
+pub use open::open_model;
+
 #[cfg(feature = "eval")]
 pub use slm_eval as eval;
 #[cfg(feature = "llamacpp")]
