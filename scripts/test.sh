@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: set up a fresh machine, then run the whole test suite (unit,
-# integration and doc tests of every crate, in release mode so llama.cpp is built once) and
+# integration and doc tests of every crate, in release mode so llama.cpp is built once), then
 # every example in its offline mode with small settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo test --release --workspace
+bash scripts/run-examples.sh
