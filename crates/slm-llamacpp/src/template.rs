@@ -35,6 +35,7 @@ pub struct ChatTemplate {
     source: Arc<str>,
     bos_token: String,
     eos_token: String,
+    now: Option<u64>,
 }
 
 const NAME: &str = "chat_template";
@@ -52,21 +53,28 @@ impl ChatTemplate {
         eos_token: impl Into<String>,
     ) -> Result<Self, LlamaCppError> {
         let source: String = source.into();
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_filter("tojson", tojson);
-        env.add_function("raise_exception", raise_exception);
-        env.add_function("strftime_now", strftime_now);
-        env.add_template_owned(NAME, source.clone())
-            .map_err(|e| LlamaCppError::Template(describe(&e)))?;
+        let env = build_environment(&source, None)?;
         Ok(Self {
             env: Arc::new(env),
             source: source.into(),
             bos_token: bos_token.into(),
             eos_token: eos_token.into(),
+            now: None,
         })
+    }
+
+    /// Pins the time `strftime_now` sees (seconds since the Unix epoch, UTC), for reproducible
+    /// prompts from templates that print today's date.
+    ///
+    /// ```
+    /// let t = slm_llamacpp::ChatTemplate::new("{{ strftime_now('%d %b %Y') }}", "", "").unwrap();
+    /// let t = t.with_now(1_721_952_000).unwrap();
+    /// assert_eq!(t.render(&[], &[], false).unwrap(), "26 Jul 2024");
+    /// ```
+    pub fn with_now(mut self, unix_secs: u64) -> Result<Self, LlamaCppError> {
+        self.env = Arc::new(build_environment(&self.source, Some(unix_secs))?);
+        self.now = Some(unix_secs);
+        Ok(self)
     }
 
     /// The template's source.
@@ -136,6 +144,24 @@ impl ChatTemplate {
             .render(context)
             .map_err(|e| LlamaCppError::Template(describe(&e)))
     }
+}
+
+fn build_environment(
+    source: &str,
+    now: Option<u64>,
+) -> Result<Environment<'static>, LlamaCppError> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.add_filter("tojson", tojson);
+    env.add_function("raise_exception", raise_exception);
+    env.add_function("strftime_now", move |format: String| {
+        strftime(now.unwrap_or_else(unix_now), &format)
+    });
+    env.add_template_owned(NAME, source.to_string())
+        .map_err(|e| LlamaCppError::Template(describe(&e)))?;
+    Ok(env)
 }
 
 fn describe(e: &minijinja::Error) -> String {
@@ -353,15 +379,14 @@ fn raise_exception(message: String) -> Result<Value, minijinja::Error> {
     Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
 }
 
-/// transformers' `strftime_now(format)`, in UTC, for the common `%d %b %Y`-style formats.
-fn strftime_now(format: String) -> String {
-    let secs = std::time::SystemTime::now()
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    strftime(secs, &format)
+        .unwrap_or(0)
 }
 
+/// transformers' `strftime_now(format)` (UTC), for the `%d %b %Y`-style formats templates use.
 pub(crate) fn strftime(unix_secs: u64, format: &str) -> String {
     const MONTHS: [&str; 12] = [
         "January",

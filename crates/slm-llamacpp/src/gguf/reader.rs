@@ -219,6 +219,7 @@ impl GgufHeader {
         if n_vocab == 0 {
             return Err(bad("the vocabulary is empty".into()));
         }
+        self.validate_vocabulary().map_err(bad)?;
         for key in [
             "bos_token_id",
             "eos_token_id",
@@ -236,12 +237,12 @@ impl GgufHeader {
                 )));
             }
         }
+        self.validate_hyperparameters(arch).map_err(bad)?;
         let embd = self.arch_u64("embedding_length");
         let heads = self.arch_u64("attention.head_count");
         let heads_kv = self.arch_u64("attention.head_count_kv");
         for (name, value) in [
             ("embedding_length", embd),
-            ("block_count", self.arch_u64("block_count")),
             ("attention.head_count", heads),
             ("context_length", self.arch_u64("context_length")),
         ] {
@@ -268,6 +269,131 @@ impl GgufHeader {
         }
         Ok(())
     }
+}
+
+impl GgufHeader {
+    /// llama.cpp asserts (aborts) on duplicate token texts and on byte tokens whose text is not
+    /// `<0xXX>`; catch both here.
+    fn validate_vocabulary(&self) -> Result<(), String> {
+        let tokens = self
+            .get("tokenizer.ggml.tokens")
+            .and_then(GgufValue::as_array)
+            .unwrap_or_default();
+        if tokens.len() > i32::MAX as usize {
+            return Err(format!(
+                "{} tokens is more than llama.cpp can index",
+                tokens.len()
+            ));
+        }
+        let types = self
+            .get("tokenizer.ggml.token_type")
+            .and_then(GgufValue::as_array)
+            .unwrap_or_default();
+        let mut seen = HashSet::with_capacity(tokens.len());
+        for (i, token) in tokens.iter().enumerate() {
+            let text = token
+                .as_str()
+                .ok_or_else(|| format!("token {i} is not a string"))?;
+            // llama.cpp renames empty tokens this way before indexing them.
+            let key = if text.is_empty() {
+                format!("[EMPTY_{i}]")
+            } else {
+                text.to_string()
+            };
+            if !seen.insert(key) {
+                return Err(format!("token text {text:?} (id {i}) appears twice"));
+            }
+            const BYTE: i32 = 6;
+            if matches!(types.get(i), Some(GgufValue::I32(BYTE))) && !is_byte_token_text(text) {
+                return Err(format!("byte token {i} has text {text:?}, not <0xXX>"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GgufHeader {
+    /// The generic hyperparameters llama.cpp checks with `GGML_ASSERT` (an abort) rather than an
+    /// exception: layer and expert counts and the rope scaling type.
+    fn validate_hyperparameters(&self, arch: &str) -> Result<(), String> {
+        const MAX_LAYERS: u64 = 512;
+        const MAX_EXPERTS: u64 = 1024;
+        let key = |k: &str| format!("{arch}.{k}");
+        let int = |k: &str| -> Result<Option<u64>, String> {
+            match self.get(&key(k)) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| format!("{} must be a non-negative integer", key(k))),
+            }
+        };
+        // A scalar, or an array with one value per layer: the largest value.
+        let int_or_max = |k: &str| -> Result<Option<u64>, String> {
+            match self.get(&key(k)) {
+                Some(GgufValue::Array { items, .. }) => {
+                    Ok(items.iter().filter_map(GgufValue::as_u64).max())
+                }
+                _ => int(k),
+            }
+        };
+        let layers = int("block_count")?.unwrap_or(1);
+        if !(1..=MAX_LAYERS).contains(&layers) {
+            return Err(format!(
+                "{} = {layers} is outside 1..={MAX_LAYERS}",
+                key("block_count")
+            ));
+        }
+        if int("nextn_predict_layers")?.unwrap_or(0) > layers {
+            return Err(format!(
+                "{} exceeds the block count",
+                key("nextn_predict_layers")
+            ));
+        }
+        for k in ["posnet.block_count", "convnext.block_count"] {
+            if int(k)?.unwrap_or(0) > layers {
+                return Err(format!("{} exceeds the block count", key(k)));
+            }
+        }
+        let experts = int("expert_count")?.unwrap_or(0);
+        let used = int_or_max("expert_used_count")?.unwrap_or(0);
+        let groups = int("expert_group_count")?.unwrap_or(0);
+        let groups_used = int("expert_group_used_count")?.unwrap_or(0);
+        let experts_ok = if experts == 0 {
+            used == 0 && groups == 0
+        } else {
+            experts <= MAX_EXPERTS
+                && (1..=experts).contains(&used)
+                && groups < experts
+                && (groups == 0 || (experts % groups == 0 && (1..groups).contains(&groups_used)))
+        };
+        if !experts_ok {
+            return Err(format!(
+                "inconsistent experts: count {experts}, used {used}, groups {groups}, groups used {groups_used}"
+            ));
+        }
+        if let Some(v) = self.get(&key("rope.scaling.type")) {
+            match v.as_str() {
+                Some("none" | "linear" | "yarn" | "longrope") => {}
+                _ => {
+                    return Err(format!(
+                        "{} = {v:?} is not a known rope scaling",
+                        key("rope.scaling.type")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_byte_token_text(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 6
+        && b.starts_with(b"<0x")
+        && b[5] == b'>'
+        && b[3].is_ascii_hexdigit()
+        && b[4].is_ascii_hexdigit()
 }
 
 struct HeaderReader<R> {
