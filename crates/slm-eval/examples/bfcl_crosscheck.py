@@ -4,7 +4,10 @@ AST checker and reports how often its verdict equals slm-eval's.
 BFCL's checker is not part of this repository. Take `ast_checker.py` from
 ShishirPatil/gorilla (berkeley-function-call-leaderboard/bfcl_eval/eval_checker/ast_eval/) and run:
 
-    python3 bfcl_crosscheck.py path/to/ast_checker.py cases.jsonl /work/shared/data/bfcl
+    python3 bfcl_crosscheck.py path/to/ast_checker.py cases.jsonl /work/shared/data/bfcl [--time N]
+
+With `--time N` it also times N passes of BFCL's checker over all cases (the reference for the
+`bfcl` criterion benchmark) and prints the median.
 
 The file is loaded unmodified; the few BFCL modules it imports (language enum, model config,
 Java/JavaScript converters) are replaced by minimal stand-ins, since only the Python path runs.
@@ -14,7 +17,9 @@ import collections
 import enum
 import importlib.util
 import json
+import statistics
 import sys
+import time
 import types
 
 
@@ -72,7 +77,7 @@ def holds_no_call(output):
             or (len(output) == 1 and len(output[0]) == 0))
 
 
-def main(checker_path, cases_path, data_dir):
+def main(checker_path, cases_path, data_dir, *rest):
     ast_checker = load_checker(checker_path)
     categories = ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"]
     functions, answers = {}, {}
@@ -116,8 +121,29 @@ def main(checker_path, cases_path, data_dir):
     print("inputs on which BFCL's checker raised:", len(crashes))
     for c in crashes[:20]:
         print("  ", c)
+    if rest and rest[0] == "--time":
+        time_checker(ast_checker, cases_path, functions, answers, int(rest[1]))
     return 1 if differ or crashes else 0
 
 
+def time_checker(ast_checker, cases_path, functions, answers, passes):
+    with open(cases_path) as f:
+        rows = [json.loads(line) for line in f]
+    prepared = [(row["category"], row["id"], [{c["name"]: c["arguments"]} for c in row["calls"]])
+                for row in rows]
+    seconds = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        for category, entry_id, output in prepared:
+            if category == "irrelevance":
+                holds_no_call(output)
+            else:
+                ast_checker(functions[entry_id], output, answers[entry_id], Language.PYTHON,
+                            category, "slm-eval-crosscheck")
+        seconds.append(time.perf_counter() - start)
+    print(f"BFCL python checker: {len(prepared)} cases, median {statistics.median(seconds) * 1000:.1f} ms "
+          f"per pass over {passes} passes")
+
+
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:]))

@@ -150,19 +150,23 @@ fn compare(args: CompareArgs) -> Result<u8> {
     let mut options = CompareOptions::new(args.delta);
     options.resamples = args.resamples;
     options.seed = args.bootstrap_seed;
+    let span = tracing::info_span!(
+        "eval.compare",
+        track = %llm.track,
+        llm = %args.llm.display(),
+        slm = %args.slm.display(),
+        delta = args.delta,
+        fine_tune = tracing::field::Empty,
+    );
+    let _entered = span.enter();
     let comparison = Comparison::new(&llm, &slm, options)?;
+    span.record("fine_tune", comparison.fine_tune);
     eprint!("{}", comparison.render_table());
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&comparison)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
-    tracing::info!(
-        fine_tune = comparison.fine_tune,
-        llm = %args.llm.display(),
-        slm = %args.slm.display(),
-        delta = args.delta,
-        "compare decision"
-    );
+    tracing::info!(fine_tune = comparison.fine_tune, "compare decision");
     println!("{}", comparison.decision_line());
     Ok(comparison.exit_code() as u8)
 }
