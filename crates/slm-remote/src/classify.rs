@@ -170,10 +170,11 @@ pub(crate) fn rejects_stream_options(failure: &HttpFailure) -> bool {
     matches!(failure.status, 400 | 422) && failure.body.contains("stream_options")
 }
 
-/// Whether a 400/422 says the server does not know `response_format.type = json_schema`
-/// (llama-cpp-python answers 422 with a validation error naming it).
+/// Whether an error answer says the server does not know `response_format.type =
+/// json_schema` (llama-cpp-python 0.3 answers 500 with a pydantic validation error naming
+/// both; FastAPI servers in general 422).
 pub(crate) fn rejects_json_schema(failure: &HttpFailure) -> bool {
-    matches!(failure.status, 400 | 422)
+    matches!(failure.status, 400 | 422 | 500)
         && failure.body.contains("json_schema")
         && failure.body.contains("response_format")
 }

@@ -313,12 +313,13 @@ async fn a_server_that_rejects_stream_options_gets_streams_without_them() {
 #[tokio::test]
 async fn a_server_that_rejects_json_schema_gets_the_schema_in_json_object() {
     let server = MockServer::start().await;
-    // What llama-cpp-python's server answers to `"type": "json_schema"`.
+    // What llama-cpp-python 0.3.36's server answers to `"type": "json_schema"`: a 500 whose
+    // text is a pydantic validation error.
+    let rejection = "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), \
+        'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}\n";
     Mock::given(method("POST"))
         .and(body_string_contains("\"type\":\"json_schema\""))
-        .respond_with(ResponseTemplate::new(422).set_body_json(json!({"detail": [{
-            "type": "literal_error", "loc": ["body", "response_format", "type"],
-            "msg": "Input should be 'text' or 'json_object'", "input": "json_schema"}]})))
+        .respond_with(ResponseTemplate::new(500).set_body_string(rejection))
         .expect(1)
         .mount(&server)
         .await;
@@ -327,15 +328,19 @@ async fn a_server_that_rejects_json_schema_gets_the_schema_in_json_object() {
             "response_format": {"type": "json_object", "schema": {"type": "object"}}
         })))
         .respond_with(ResponseTemplate::new(200).set_body_json(completion("{}")))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
-    let model = compatible(&server.uri(), fast_retries(1));
+    // Several attempts allowed: the rejection must not be retried as a plain 500.
+    let model = compatible(&server.uri(), fast_retries(3));
     let request = ChatRequest::builder()
         .user("JSON please")
         .response_format(ResponseFormat::json_schema("x", json!({"type": "object"})))
         .build();
+    assert_eq!(model.chat(request.clone()).await.unwrap().text(), "{}");
+    // Remembered: the next request goes out in the server's form at once.
     assert_eq!(model.chat(request).await.unwrap().text(), "{}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
 #[tokio::test]
