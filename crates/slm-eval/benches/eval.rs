@@ -19,10 +19,25 @@ use slm_eval::xlam::{self, SplitSpec};
 use slm_eval::{Case, CaseResult, CompareOptions, Comparison, Dataset, Report, RunConfig, Track};
 
 fn fixture_cases(track: Track) -> Vec<Case> {
-    let rows = xlam::read_rows(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xlam_sample.json")).unwrap();
+    let rows = xlam::read_rows(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xlam_sample.json"),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    xlam::prepare(&rows, dir.path(), SplitSpec { train: 0, val: 0, test: 48, seed: 42 }).unwrap();
-    Dataset::load(dir.path().join(track.to_string()).join("test.jsonl")).unwrap().cases
+    xlam::prepare(
+        &rows,
+        dir.path(),
+        SplitSpec {
+            train: 0,
+            val: 0,
+            test: 48,
+            seed: 42,
+        },
+    )
+    .unwrap();
+    Dataset::load(dir.path().join(track.to_string()).join("test.jsonl"))
+        .unwrap()
+        .cases
 }
 
 /// The reference re-serialized with keys in another order, so nothing is byte-identical.
@@ -31,7 +46,10 @@ fn reordered(text: &str) -> String {
         Ok(Value::Object(map)) => {
             let mut entries: Vec<_> = map.into_iter().collect();
             entries.reverse();
-            let body: Vec<String> = entries.iter().map(|(k, v)| format!("{:?}: {}", k, v)).collect();
+            let body: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| format!("{:?}: {}", k, v))
+                .collect();
             format!("{{{}}}", body.join(", "))
         }
         _ => text.replace("\":", "\" :"),
@@ -64,11 +82,23 @@ fn comparing(c: &mut Criterion) {
             .map(|(i, case)| CaseResult {
                 index: i,
                 case_id: case.fingerprint(),
-                prediction: if i % wrong_every == 0 { "{}".into() } else { case.completion.clone() },
+                prediction: if i % wrong_every == 0 {
+                    "{}".into()
+                } else {
+                    case.completion.clone()
+                },
                 ..CaseResult::example()
             })
             .collect();
-        Report::build(&RunConfig::new(Track::Structured), "m", None, Default::default(), &data, &rows, None)
+        Report::build(
+            &RunConfig::new(Track::Structured),
+            "m",
+            None,
+            Default::default(),
+            &data,
+            &rows,
+            None,
+        )
     };
     let (llm, slm) = (report(12), report(4));
     c.bench_function("compare_48_cases_2000_resamples", |b| {
@@ -83,10 +113,17 @@ struct BfclCase {
 }
 
 fn bfcl(c: &mut Criterion) {
-    let dir = PathBuf::from(std::env::var("SLM_BFCL_DIR").unwrap_or_else(|_| "/work/shared/data/bfcl".into()));
-    let cases_path = PathBuf::from(std::env::var("SLM_BFCL_CASES").unwrap_or_else(|_| "target/bfcl_cases.jsonl".into()));
+    let dir = PathBuf::from(
+        std::env::var("SLM_BFCL_DIR").unwrap_or_else(|_| "/work/shared/data/bfcl".into()),
+    );
+    let cases_path = PathBuf::from(
+        std::env::var("SLM_BFCL_CASES").unwrap_or_else(|_| "target/bfcl_cases.jsonl".into()),
+    );
     let Ok(text) = std::fs::read_to_string(&cases_path) else {
-        eprintln!("skipping bfcl: no {} (see the bench's documentation)", cases_path.display());
+        eprintln!(
+            "skipping bfcl: no {} (see the bench's documentation)",
+            cases_path.display()
+        );
         return;
     };
     let mut functions: HashMap<String, Vec<Function>> = HashMap::new();
@@ -114,7 +151,11 @@ fn bfcl(c: &mut Criterion) {
                 .iter()
                 .map(|c| ToolCall::new("", c["name"].as_str().unwrap(), c["arguments"].clone()))
                 .collect();
-            BfclCase { category, id: row["id"].as_str().unwrap().to_string(), calls }
+            BfclCase {
+                category,
+                id: row["id"].as_str().unwrap().to_string(),
+                calls,
+            }
         })
         .collect();
     let empty: Vec<Map<String, Value>> = Vec::new();
@@ -125,7 +166,9 @@ fn bfcl(c: &mut Criterion) {
             let mut passed = 0usize;
             for case in &cases {
                 let expected = answers.get(&case.id).unwrap_or(&empty);
-                passed += usize::from(check(case.category, &functions[&case.id], expected, &case.calls).is_ok());
+                passed += usize::from(
+                    check(case.category, &functions[&case.id], expected, &case.calls).is_ok(),
+                );
             }
             black_box(passed)
         })

@@ -35,7 +35,10 @@ const MUTATIONS_PER_ENTRY: usize = 8;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().unwrap_or_else(|| "/work/shared/data/bfcl".into()));
+    let dir = PathBuf::from(
+        args.next()
+            .unwrap_or_else(|| "/work/shared/data/bfcl".into()),
+    );
     let mut dump = None;
     while let Some(arg) = args.next() {
         if arg == "--dump" {
@@ -115,7 +118,10 @@ fn main() {
             println!("    {name:<22} {ok:>5}/{n:<5}");
         }
     }
-    println!("\ncases whose verdict differs from the construction's expectation: {}", disagreements.len());
+    println!(
+        "\ncases whose verdict differs from the construction's expectation: {}",
+        disagreements.len()
+    );
     for d in &disagreements {
         println!("  {d}");
     }
@@ -124,37 +130,77 @@ fn main() {
 /// Calls built from the answer key, and perturbations of them.
 fn variants(category: Category, entry: &Entry, expected: &[ExpectedCall]) -> Vec<Variant> {
     if category == Category::Irrelevance {
-        let first = entry.function.first().map(|f| f.name.clone()).unwrap_or_default();
+        let first = entry
+            .function
+            .first()
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
         return vec![
-            Variant { name: "no_call", calls: vec![], should_pass: Some(true) },
-            Variant { name: "any_call", calls: vec![ToolCall::new("", first, json!({}))], should_pass: Some(false) },
+            Variant {
+                name: "no_call",
+                calls: vec![],
+                should_pass: Some(true),
+            },
+            Variant {
+                name: "any_call",
+                calls: vec![ToolCall::new("", first, json!({}))],
+                should_pass: Some(false),
+            },
         ];
     }
     let truth: Vec<ToolCall> = expected.iter().map(|e| call_from_key(e, false)).collect();
     let minimal: Vec<ToolCall> = expected.iter().map(|e| call_from_key(e, true)).collect();
     let mut out = vec![
-        Variant { name: "truth_all_params", calls: truth.clone(), should_pass: Some(true) },
-        Variant { name: "truth_minimal", calls: minimal, should_pass: Some(true) },
+        Variant {
+            name: "truth_all_params",
+            calls: truth.clone(),
+            should_pass: Some(true),
+        },
+        Variant {
+            name: "truth_minimal",
+            calls: minimal,
+            should_pass: Some(true),
+        },
     ];
     if truth.len() > 1 {
         let mut reversed = truth.clone();
         reversed.reverse();
-        out.push(Variant { name: "truth_reversed", calls: reversed, should_pass: Some(true) });
-        out.push(Variant { name: "missing_call", calls: truth[1..].to_vec(), should_pass: Some(false) });
+        out.push(Variant {
+            name: "truth_reversed",
+            calls: reversed,
+            should_pass: Some(true),
+        });
+        out.push(Variant {
+            name: "missing_call",
+            calls: truth[1..].to_vec(),
+            should_pass: Some(false),
+        });
     }
     let mut extra = truth.clone();
     extra.push(truth[0].clone());
-    out.push(Variant { name: "extra_call", calls: extra, should_pass: Some(false) });
+    out.push(Variant {
+        name: "extra_call",
+        calls: extra,
+        should_pass: Some(false),
+    });
 
     let mut renamed = truth.clone();
     renamed[0].name.push_str("_renamed");
-    out.push(Variant { name: "wrong_name", calls: renamed, should_pass: Some(false) });
+    out.push(Variant {
+        name: "wrong_name",
+        calls: renamed,
+        should_pass: Some(false),
+    });
 
     let mut unknown = truth.clone();
     if let Some(args) = unknown[0].arguments.as_object_mut() {
         args.insert("zz_unknown_param".into(), json!(1));
     }
-    out.push(Variant { name: "unknown_param", calls: unknown, should_pass: Some(false) });
+    out.push(Variant {
+        name: "unknown_param",
+        calls: unknown,
+        should_pass: Some(false),
+    });
 
     let function = entry.function.iter().find(|f| f.name == truth[0].name);
     if let Some(required) = function.and_then(|f| first_required(f, &truth[0])) {
@@ -162,16 +208,28 @@ fn variants(category: Category, entry: &Entry, expected: &[ExpectedCall]) -> Vec
         if let Some(args) = missing[0].arguments.as_object_mut() {
             args.remove(&required);
         }
-        out.push(Variant { name: "missing_required", calls: missing, should_pass: Some(false) });
+        out.push(Variant {
+            name: "missing_required",
+            calls: missing,
+            should_pass: Some(false),
+        });
     }
     if let Some((param, value)) = first_param(&truth[0]) {
         let mut wrong = truth.clone();
         wrong[0].arguments[&param] = unacceptable_value(&value);
-        out.push(Variant { name: "wrong_value", calls: wrong, should_pass: Some(false) });
+        out.push(Variant {
+            name: "wrong_value",
+            calls: wrong,
+            should_pass: Some(false),
+        });
         if let Some(retyped) = retyped_value(&value) {
             let mut wrong = truth.clone();
             wrong[0].arguments[&param] = retyped;
-            out.push(Variant { name: "wrong_type", calls: wrong, should_pass: Some(false) });
+            out.push(Variant {
+                name: "wrong_type",
+                calls: wrong,
+                should_pass: Some(false),
+            });
         }
     }
     let mut rng = SplitMix64::new(fingerprint(&entry.id));
@@ -186,7 +244,9 @@ fn variants(category: Category, entry: &Entry, expected: &[ExpectedCall]) -> Vec
 }
 
 fn fingerprint(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// A call list drawn from the answer key with random changes: any acceptable value or an
@@ -232,7 +292,11 @@ fn edit(value: Value, rng: &mut SplitMix64) -> Value {
         Value::Number(n) if n.is_f64() => match rng.below(2) {
             0 => {
                 let f = n.as_f64().unwrap_or(0.0);
-                if f.fract() == 0.0 && f.abs() < 1e15 { json!(f as i64) } else { json!(f + 1.0) }
+                if f.fract() == 0.0 && f.abs() < 1e15 {
+                    json!(f as i64)
+                } else {
+                    json!(f + 1.0)
+                }
             }
             _ => json!(n.as_f64().unwrap_or(0.0) + 1.0),
         },
@@ -258,7 +322,10 @@ fn edit(value: Value, rng: &mut SplitMix64) -> Value {
 /// A call with, for every parameter, the first acceptable value that is not the `""` optional
 /// marker; with `minimal`, parameters that may be omitted are left out.
 fn call_from_key(expected: &ExpectedCall, minimal: bool) -> ToolCall {
-    let (name, params) = expected.iter().next().expect("one function per expected call");
+    let (name, params) = expected
+        .iter()
+        .next()
+        .expect("one function per expected call");
     let mut args = Map::new();
     for (param, acceptable) in params.as_object().into_iter().flatten() {
         let values = acceptable.as_array().cloned().unwrap_or_default();

@@ -157,7 +157,11 @@ impl Comparison {
 
     /// The process exit status: [`FINE_TUNE_EXIT_CODE`] when fine-tuning is advised, else 0.
     pub fn exit_code(&self) -> i32 {
-        if self.fine_tune { FINE_TUNE_EXIT_CODE } else { 0 }
+        if self.fine_tune {
+            FINE_TUNE_EXIT_CODE
+        } else {
+            0
+        }
     }
 
     /// The seed's decision line, `FINE_TUNE=1` or `FINE_TUNE=0`.
@@ -185,10 +189,9 @@ impl Comparison {
             "metric", "llm", "slm", "slm-llm", "95% CI", "McNemar p", "trails"
         ));
         for m in &self.metrics {
-            let ci = m
-                .ci
-                .map(|c| format!("[{:+.3}, {:+.3}]", c.low, c.high))
-                .unwrap_or_else(|| "-".into());
+            let ci =
+                m.ci.map(|c| format!("[{:+.3}, {:+.3}]", c.low, c.high))
+                    .unwrap_or_else(|| "-".into());
             let p = m
                 .mcnemar
                 .map(|t| format!("{:.4}", t.p_value))
@@ -234,7 +237,13 @@ fn compare_metric(
         let b = metric_over(name, indices.iter().map(|&i| pairs[i].0))?;
         Some(a - b)
     };
-    let ci = paired_bootstrap(pairs.len(), options.resamples, options.level, options.seed, difference);
+    let ci = paired_bootstrap(
+        pairs.len(),
+        options.resamples,
+        options.level,
+        options.seed,
+        difference,
+    );
     let mcnemar = (!is_field_metric(name)).then(|| {
         let (mut llm_only, mut slm_only) = (0u64, 0u64);
         for (a, b) in pairs {

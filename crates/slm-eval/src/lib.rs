@@ -78,9 +78,7 @@ mod spec;
 pub mod stats;
 pub mod xlam;
 
-pub use compare::{
-    CompareOptions, Comparison, FINE_TUNE_EXIT_CODE, McNemar, MetricComparison,
-};
+pub use compare::{CompareOptions, Comparison, FINE_TUNE_EXIT_CODE, McNemar, MetricComparison};
 pub use data::{Case, Dataset, Track};
 pub use error::{EvalError, Result};
 pub use live::{LiveBoard, LiveModel, LiveTerminal, run_live};

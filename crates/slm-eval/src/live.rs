@@ -69,9 +69,18 @@ impl LiveBoard {
 
     /// The table: progress, every metric per model and the gap (first model − second).
     pub fn render(&self) -> String {
-        let width = self.lanes.iter().map(|l| l.label.len()).max().unwrap_or(0).clamp(8, 24);
+        let width = self
+            .lanes
+            .iter()
+            .map(|l| l.label.len())
+            .max()
+            .unwrap_or(0)
+            .clamp(8, 24);
         let two = self.lanes.len() >= 2;
-        let mut out = format!("slm-eval live · track={} · {} cases\n", self.track, self.total);
+        let mut out = format!(
+            "slm-eval live · track={} · {} cases\n",
+            self.track, self.total
+        );
         out.push_str(&format!("{:<20}", "progress"));
         for lane in &self.lanes {
             let cell = format!("{}/{}", lane.scores.len(), self.total);
@@ -97,7 +106,10 @@ impl LiveBoard {
             }
             out.push_str(&format!("{name:<20}"));
             for a in &aggregates {
-                let cell = a.get(*name).map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+                let cell = a
+                    .get(*name)
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or_else(|| "-".into());
                 out.push_str(&format!(" {cell:>width$}"));
             }
             if two {

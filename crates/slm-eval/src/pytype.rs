@@ -84,7 +84,11 @@ fn literal_value(text: &str) -> Value {
 
 /// `typing.List` → `list`.
 fn base_name(name: &str) -> String {
-    name.rsplit('.').next().unwrap_or(name).trim().to_ascii_lowercase()
+    name.rsplit('.')
+        .next()
+        .unwrap_or(name)
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn scalar(name: &str) -> Option<Value> {
@@ -184,15 +188,43 @@ mod tests {
             ("int", json!({"type": "integer"}), false),
             ("float, optional", json!({"type": "number"}), true),
             ("bool, default=True", json!({"type": "boolean"}), true),
-            ("List[str]", json!({"type": "array", "items": {"type": "string"}}), false),
+            (
+                "List[str]",
+                json!({"type": "array", "items": {"type": "string"}}),
+                false,
+            ),
             ("List", json!({"type": "array"}), false),
-            ("List[Dict[str, Any]]", json!({"type": "array", "items": {"type": "object"}}), false),
-            ("Tuple[int, int]", json!({"type": "array", "items": {"type": "integer"}}), false),
-            ("Tuple[int, str]", json!({"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}), false),
-            ("typing.List[float]", json!({"type": "array", "items": {"type": "number"}}), false),
-            ("Literal['asc', 'desc']", json!({"enum": ["asc", "desc"]}), false),
+            (
+                "List[Dict[str, Any]]",
+                json!({"type": "array", "items": {"type": "object"}}),
+                false,
+            ),
+            (
+                "Tuple[int, int]",
+                json!({"type": "array", "items": {"type": "integer"}}),
+                false,
+            ),
+            (
+                "Tuple[int, str]",
+                json!({"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}),
+                false,
+            ),
+            (
+                "typing.List[float]",
+                json!({"type": "array", "items": {"type": "number"}}),
+                false,
+            ),
+            (
+                "Literal['asc', 'desc']",
+                json!({"enum": ["asc", "desc"]}),
+                false,
+            ),
             ("Union[int, Any]", json!({}), false),
-            ("str, optional, default='en, us'", json!({"type": "string"}), true),
+            (
+                "str, optional, default='en, us'",
+                json!({"type": "string"}),
+                true,
+            ),
             ("", json!({}), false),
             ("List[[", json!({"type": "array"}), false),
         ];

@@ -73,11 +73,14 @@ impl ReplayModel {
         let rows: Vec<ReplayRow> = crate::data::parse_jsonl(path, &bytes)?;
         let mut answers = HashMap::new();
         for (i, row) in rows.into_iter().enumerate() {
-            let reply = row.reply.or(row.completion).ok_or_else(|| EvalError::Line {
-                path: path.into(),
-                line: i + 1,
-                message: "row has neither \"reply\" nor \"completion\"".into(),
-            })?;
+            let reply = row
+                .reply
+                .or(row.completion)
+                .ok_or_else(|| EvalError::Line {
+                    path: path.into(),
+                    line: i + 1,
+                    message: "row has neither \"reply\" nor \"completion\"".into(),
+                })?;
             answers.insert(row.prompt, reply);
         }
         Ok(Self {

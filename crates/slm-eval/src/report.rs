@@ -203,8 +203,16 @@ impl Report {
                 sha256: dataset.sha256.clone(),
                 cases: dataset.cases.len(),
             },
-            started_at: rows.iter().map(|r| r.started_at.clone()).min().unwrap_or_default(),
-            finished_at: rows.iter().map(|r| r.finished_at.clone()).max().unwrap_or_default(),
+            started_at: rows
+                .iter()
+                .map(|r| r.started_at.clone())
+                .min()
+                .unwrap_or_default(),
+            finished_at: rows
+                .iter()
+                .map(|r| r.finished_at.clone())
+                .max()
+                .unwrap_or_default(),
             cases: CaseCounts {
                 total: dataset.cases.len(),
                 completed: rows.len(),
@@ -259,7 +267,10 @@ impl Report {
         if report.schema != REPORT_SCHEMA {
             return Err(EvalError::Json {
                 path: path.into(),
-                message: format!("unsupported report schema {:?}, expected {REPORT_SCHEMA:?}", report.schema),
+                message: format!(
+                    "unsupported report schema {:?}, expected {REPORT_SCHEMA:?}",
+                    report.schema
+                ),
             });
         }
         Ok(report)

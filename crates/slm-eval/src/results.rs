@@ -188,10 +188,17 @@ fn read_rows(path: &Path, dataset: &Dataset, model: &str) -> Result<BTreeMap<usi
             message,
         };
         let case = dataset.cases.get(row.index).ok_or_else(|| {
-            mismatch(format!("case {} is beyond the dataset's {} cases", row.index, dataset.cases.len()))
+            mismatch(format!(
+                "case {} is beyond the dataset's {} cases",
+                row.index,
+                dataset.cases.len()
+            ))
         })?;
         if case.fingerprint() != row.case_id {
-            return Err(mismatch(format!("case {} differs from the dataset's", row.index)));
+            return Err(mismatch(format!(
+                "case {} differs from the dataset's",
+                row.index
+            )));
         }
         if row.model != model {
             return Err(mismatch(format!(

@@ -218,9 +218,9 @@ impl Runner {
             ProgressDrawTarget::hidden()
         };
         let bar = ProgressBar::with_draw_target(Some(total as u64), target);
-        if let Ok(style) =
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} eta {eta} {msg}")
-        {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {elapsed} eta {eta} {msg}",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(model.to_string());
@@ -340,7 +340,10 @@ fn running_summary<'a>(track: Track, rows: impl Iterator<Item = &'a CaseResult>)
     let aggregate = metrics::aggregate(scores.iter().copied());
     let keys = match track {
         Track::Structured => [metrics::names::JSON_VALID, metrics::names::EXACT_MATCH],
-        Track::Toolcall => [metrics::names::WRAPPER_VALID, metrics::names::ARGS_EXACT_MATCH],
+        Track::Toolcall => [
+            metrics::names::WRAPPER_VALID,
+            metrics::names::ARGS_EXACT_MATCH,
+        ],
     };
     keys.iter()
         .filter_map(|k| aggregate.get(*k).map(|v| format!("{k}={v:.2}")))

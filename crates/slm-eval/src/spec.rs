@@ -92,7 +92,9 @@ impl FromStr for ModelSpec {
             "llamacpp" if !rest.is_empty() => Ok(ModelSpec::LlamaCpp { path: rest.into() }),
             "llamacpp" => Err(bad("expected llamacpp:path/to/model.gguf")),
             "azure" if rest.is_empty() => Ok(ModelSpec::Azure),
-            "azure" => Err(bad("azure takes no arguments; configure it with AZURE_* variables")),
+            "azure" => Err(bad(
+                "azure takes no arguments; configure it with AZURE_* variables",
+            )),
             "openai" => {
                 let (base_url, model) = rest
                     .rsplit_once('#')
@@ -114,7 +116,10 @@ impl FromStr for ModelSpec {
                     _ => (rest, None),
                 };
                 let (path, delay_ms) = match rest.split_once("?delay_ms=") {
-                    Some((p, ms)) => (p, ms.parse().map_err(|_| bad("delay_ms must be an integer"))?),
+                    Some((p, ms)) => (
+                        p,
+                        ms.parse().map_err(|_| bad("delay_ms must be an integer"))?,
+                    ),
                     None => (rest, 0),
                 };
                 Ok(ModelSpec::Replay {

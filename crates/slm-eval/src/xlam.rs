@@ -92,23 +92,23 @@ pub fn read_rows(path: &Path) -> Result<Vec<Value>> {
     let bytes = std::fs::read(path).map_err(|e| EvalError::io(path, e))?;
     let text = String::from_utf8_lossy(&bytes);
     let trimmed = text.trim_start();
-    if trimmed.starts_with('[') || (trimmed.starts_with('{') && trimmed.contains("\"data\"")) {
-        if let Ok(value) = serde_json::from_str::<Value>(&text) {
-            return match value {
-                Value::Array(rows) => Ok(rows),
-                Value::Object(mut map) => match map.remove("data") {
-                    Some(Value::Array(rows)) => Ok(rows),
-                    _ => Err(EvalError::Json {
-                        path: path.into(),
-                        message: "expected a JSON array of rows or {\"data\": [...]}".into(),
-                    }),
-                },
+    let whole_document =
+        trimmed.starts_with('[') || (trimmed.starts_with('{') && trimmed.contains("\"data\""));
+    if whole_document && let Ok(value) = serde_json::from_str::<Value>(&text) {
+        return match value {
+            Value::Array(rows) => Ok(rows),
+            Value::Object(mut map) => match map.remove("data") {
+                Some(Value::Array(rows)) => Ok(rows),
                 _ => Err(EvalError::Json {
                     path: path.into(),
-                    message: "expected a JSON array of rows".into(),
+                    message: "expected a JSON array of rows or {\"data\": [...]}".into(),
                 }),
-            };
-        }
+            },
+            _ => Err(EvalError::Json {
+                path: path.into(),
+                message: "expected a JSON array of rows".into(),
+            }),
+        };
     }
     crate::data::parse_jsonl(path, &bytes)
 }
@@ -144,7 +144,10 @@ pub fn example_from_row(row: &Value) -> std::result::Result<XlamExample, String>
     if answers.is_empty() {
         return Err("no answers".into());
     }
-    let specs: Vec<ToolSpec> = tools.iter().map(tool_spec).collect::<std::result::Result<_, _>>()?;
+    let specs: Vec<ToolSpec> = tools
+        .iter()
+        .map(tool_spec)
+        .collect::<std::result::Result<_, _>>()?;
     let calls: Vec<ToolCall> = answers
         .iter()
         .enumerate()
@@ -177,7 +180,10 @@ fn tool_spec(tool: &Value) -> std::result::Result<ToolSpec, String> {
         .get("name")
         .and_then(Value::as_str)
         .ok_or("tool without a name")?;
-    let description = tool.get("description").and_then(Value::as_str).unwrap_or("");
+    let description = tool
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut properties = Map::new();
     let mut required = Vec::new();
     if let Some(Value::Object(params)) = tool.get("parameters") {
@@ -233,7 +239,10 @@ fn signature(spec: &ToolSpec) -> String {
 }
 
 fn structured_case(query: &str, specs: &[ToolSpec], call: &ToolCall) -> Case {
-    let spec = specs.iter().find(|s| s.name == call.name).unwrap_or(&specs[0]);
+    let spec = specs
+        .iter()
+        .find(|s| s.name == call.name)
+        .unwrap_or(&specs[0]);
     let prompt = format!(
         "Return a JSON object with keys query, tool_name, arguments describing the API call.\n\
          Query: {query}\n\
@@ -326,7 +335,11 @@ pub fn prepare(rows: &[Value], out_dir: &Path, split: SplitSpec) -> Result<Prepa
     }
     SplitMix64::new(split.seed).shuffle(&mut examples);
     let mut rest = examples.as_slice();
-    for (name, size) in [("train", split.train), ("val", split.val), ("test", split.test)] {
+    for (name, size) in [
+        ("train", split.train),
+        ("val", split.val),
+        ("test", split.test),
+    ] {
         let (part, tail) = rest.split_at(size);
         rest = tail;
         for track in Track::ALL {
@@ -340,7 +353,9 @@ pub fn prepare(rows: &[Value], out_dir: &Path, split: SplitSpec) -> Result<Prepa
             if track == Track::Structured {
                 summary.references_violating_schema += count_schema_violations(&cases);
             }
-            let path = out_dir.join(track.to_string()).join(format!("{name}.jsonl"));
+            let path = out_dir
+                .join(track.to_string())
+                .join(format!("{name}.jsonl"));
             Dataset::from_cases(&path, cases).save(&path)?;
             summary.files.push(path);
         }
@@ -352,7 +367,9 @@ fn count_schema_violations(cases: &[Case]) -> usize {
     cases
         .iter()
         .filter(|c| {
-            let Some(schema) = &c.schema else { return false };
+            let Some(schema) = &c.schema else {
+                return false;
+            };
             let reference: Value = serde_json::from_str(&c.completion).unwrap_or(Value::Null);
             jsonschema::validator_for(schema).is_ok_and(|v| !v.is_valid(&reference))
         })

@@ -9,14 +9,27 @@ use slm_eval::{Dataset, Report};
 use slm_llamacpp::testing::{TestModelSpec, write_test_model};
 
 fn slm_eval(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_slm-eval")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_slm-eval"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn prepared(dir: &Path) -> std::path::PathBuf {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xlam_sample.json");
     let out = dir.join("02_dataset");
-    let done = slm_eval(&["prepare", "--dataset-path", fixture.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let done = slm_eval(&[
+        "prepare",
+        "--dataset-path",
+        fixture.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     out
 }
 
@@ -28,12 +41,28 @@ fn run(dir: &Path, track: &str, max_tokens: &str, extra: &[&str]) -> Report {
     let out = dir.join(format!("{track}.json"));
     let spec = format!("llamacpp:{}", model.display());
     let mut args = vec![
-        "run", "--track", track, "--data", data.to_str().unwrap(), "--model", &spec,
-        "--out", out.to_str().unwrap(), "--no-progress", "--max-tokens", max_tokens, "--concurrency", "4",
+        "run",
+        "--track",
+        track,
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        &spec,
+        "--out",
+        out.to_str().unwrap(),
+        "--no-progress",
+        "--max-tokens",
+        max_tokens,
+        "--concurrency",
+        "4",
     ];
     args.extend_from_slice(extra);
     let done = slm_eval(&args);
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let report = Report::load(&out).unwrap();
     assert_eq!(report.dataset.sha256, Dataset::load(&data).unwrap().sha256);
     report
@@ -44,10 +73,17 @@ fn run_on_a_generated_gguf_model() {
     let dir = tempfile::tempdir().unwrap();
     let report = run(dir.path(), "toolcall", "24", &[]);
     assert_eq!(report.model.id, "tiny");
-    assert!(report.model.capabilities.batching, "four sequences are decoded together");
+    assert!(
+        report.model.capabilities.batching,
+        "four sequences are decoded together"
+    );
     assert_eq!((report.cases.completed, report.cases.errors), (8, 0));
     assert!(report.tokens.prompt > 8 * 50, "{:?}", report.tokens);
-    assert!(report.tokens.completion > 0 && report.tokens.completion <= 8 * 24, "{:?}", report.tokens);
+    assert!(
+        report.tokens.completion > 0 && report.tokens.completion <= 8 * 24,
+        "{:?}",
+        report.tokens
+    );
     let latency = report.latency.total_ms.unwrap();
     assert!(latency.p50 > 0.0 && latency.p95 >= latency.p50);
     assert!(report.latency.ttft_ms.unwrap().p50 <= latency.p50);

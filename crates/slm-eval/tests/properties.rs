@@ -39,7 +39,13 @@ fn render_scrambled(value: &Value, rng: &mut SplitMix64) -> String {
             rng.shuffle(&mut entries);
             let items: Vec<String> = entries
                 .into_iter()
-                .map(|(k, v)| format!("{} : {}", Value::String(k.clone()), render_scrambled(v, rng)))
+                .map(|(k, v)| {
+                    format!(
+                        "{} : {}",
+                        Value::String(k.clone()),
+                        render_scrambled(v, rng)
+                    )
+                })
                 .collect();
             format!("{{ {} }}", items.join(" ,\n"))
         }
@@ -61,7 +67,13 @@ fn render_scrambled(value: &Value, rng: &mut SplitMix64) -> String {
 fn wrappers(calls: &[ToolCall], rng: &mut SplitMix64) -> String {
     calls
         .iter()
-        .map(|c| format!("<tool_call name=\"{}\">{}</tool_call>", c.name, render_scrambled(&c.arguments, rng)))
+        .map(|c| {
+            format!(
+                "<tool_call name=\"{}\">{}</tool_call>",
+                c.name,
+                render_scrambled(&c.arguments, rng)
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -162,7 +174,11 @@ proptest! {
 
 #[test]
 fn golden_integral_floats_equal_integers() {
-    let s = score_structured(r#"{"n": 1.0, "xs": [2.0, 3]}"#, &json!({"xs": [2, 3.0], "n": 1}), None);
+    let s = score_structured(
+        r#"{"n": 1.0, "xs": [2.0, 3]}"#,
+        &json!({"xs": [2, 3.0], "n": 1}),
+        None,
+    );
     assert!(s.all_pass());
 }
 

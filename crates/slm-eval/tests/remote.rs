@@ -47,18 +47,28 @@ fn handle(stream: TcpStream, answers: &HashMap<String, String>, log: &Mutex<Vec<
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).unwrap();
     let request: Value = serde_json::from_slice(&body).unwrap();
-    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
     log.lock().unwrap().push((path, request.clone()));
     let prompt = request["messages"]
         .as_array()
         .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
         .and_then(|m| m["content"].as_str())
         .unwrap_or("");
-    let reply = answers.get(prompt).cloned().unwrap_or_else(|| "unknown prompt".into());
+    let reply = answers
+        .get(prompt)
+        .cloned()
+        .unwrap_or_else(|| "unknown prompt".into());
     let usage = json!({"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10});
     let mut out = stream;
     if request["stream"] == true {
@@ -100,7 +110,16 @@ fn dataset(dir: &Path) -> (std::path::PathBuf, HashMap<String, String>) {
     let answers = cases
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.prompt.clone(), if i == 5 { "{\"n\": 0}".into() } else { c.completion.clone() }))
+        .map(|(i, c)| {
+            (
+                c.prompt.clone(),
+                if i == 5 {
+                    "{\"n\": 0}".into()
+                } else {
+                    c.completion.clone()
+                },
+            )
+        })
         .collect();
     let path = dir.join("test.jsonl");
     Dataset::from_cases(&path, cases).save(&path).unwrap();
@@ -110,7 +129,13 @@ fn dataset(dir: &Path) -> (std::path::PathBuf, HashMap<String, String>) {
 fn slm_eval(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_slm-eval"));
     cmd.args(args);
-    for var in ["AZURE_ENDPOINT", "AZURE_DEPLOYMENT", "AZURE_API_KEY", "AZURE_API_VERSION", "OPENAI_API_KEY"] {
+    for var in [
+        "AZURE_ENDPOINT",
+        "AZURE_DEPLOYMENT",
+        "AZURE_API_KEY",
+        "AZURE_API_VERSION",
+        "OPENAI_API_KEY",
+    ] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
@@ -125,11 +150,27 @@ fn run_against_an_openai_compatible_server() {
     let out = dir.path().join("report.json");
     let spec = format!("openai:{}/v1#phi-4-mini", server.url);
     let done = slm_eval(
-        &["run", "--track", "structured", "--data", data.to_str().unwrap(), "--model", &spec,
-          "--out", out.to_str().unwrap(), "--no-progress", "--price", "1,2"],
+        &[
+            "run",
+            "--track",
+            "structured",
+            "--data",
+            data.to_str().unwrap(),
+            "--model",
+            &spec,
+            "--out",
+            out.to_str().unwrap(),
+            "--no-progress",
+            "--price",
+            "1,2",
+        ],
         &[],
     );
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let report = Report::load(&out).unwrap();
     assert_eq!(report.model.id, "phi-4-mini");
     assert!((report.metrics["exact_match"] - 5.0 / 6.0).abs() < 1e-12);
@@ -159,24 +200,57 @@ fn run_against_azure_from_the_environment_without_leaking_the_key() {
         ("AZURE_API_VERSION", "2024-05-01-preview"),
     ];
     let done = slm_eval(
-        &["run", "--track", "structured", "--data", data.to_str().unwrap(), "--model", "azure",
-          "--out", out.to_str().unwrap(), "--no-progress"],
+        &[
+            "run",
+            "--track",
+            "structured",
+            "--data",
+            data.to_str().unwrap(),
+            "--model",
+            "azure",
+            "--out",
+            out.to_str().unwrap(),
+            "--no-progress",
+        ],
         &env,
     );
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let report_text = std::fs::read_to_string(&out).unwrap();
     let results_text = std::fs::read_to_string(out.with_extension("results.jsonl")).unwrap();
-    for text in [&report_text, &results_text, &String::from_utf8_lossy(&done.stderr).into_owned()] {
+    for text in [
+        &report_text,
+        &results_text,
+        &String::from_utf8_lossy(&done.stderr).into_owned(),
+    ] {
         assert!(!text.contains("SECRET"), "the key leaked");
     }
     let report = Report::load(&out).unwrap();
     assert!((report.metrics["exact_match"] - 5.0 / 6.0).abs() < 1e-12);
     let seen = server.seen.lock().unwrap();
-    assert!(seen[0].0.starts_with("/openai/deployments/chat/chat/completions?api-version=2024-05-01-preview"), "{}", seen[0].0);
+    assert!(
+        seen[0].0.starts_with(
+            "/openai/deployments/chat/chat/completions?api-version=2024-05-01-preview"
+        ),
+        "{}",
+        seen[0].0
+    );
 
     // Without the variables, the error names them and the exit status is 1.
     let missing = slm_eval(
-        &["run", "--track", "structured", "--data", data.to_str().unwrap(), "--model", "azure", "--no-progress"],
+        &[
+            "run",
+            "--track",
+            "structured",
+            "--data",
+            data.to_str().unwrap(),
+            "--model",
+            "azure",
+            "--no-progress",
+        ],
         &[],
     );
     assert_eq!(missing.status.code(), Some(1));

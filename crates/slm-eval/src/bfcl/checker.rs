@@ -132,7 +132,9 @@ fn parallel_no_order(
     expected: &[Map<String, Value>],
 ) -> Check {
     if calls.len() != expected.len() {
-        return Err(wrong_count("parallel_function_checker_no_order:wrong_count"));
+        return Err(wrong_count(
+            "parallel_function_checker_no_order:wrong_count",
+        ));
     }
     let mut matched = vec![false; calls.len()];
     for (i, answer) in expected.iter().enumerate() {
@@ -145,7 +147,9 @@ fn parallel_no_order(
             None => {
                 return Err(AstError::new(
                     "parallel_function_checker_no_order:cannot_find_match",
-                    format!("Could not find a matching function for index {i} of possible answers."),
+                    format!(
+                        "Could not find a matching function for index {i} of possible answers."
+                    ),
                 ));
             }
         }
@@ -263,24 +267,29 @@ fn as_list(value: &Value) -> &[Value] {
 // ---- The checker ---------------------------------------------------------------------------
 
 fn simple_function(function: &Function, call: &ToolCall, expected: &Map<String, Value>) -> Check {
+    let empty = Map::new();
     let possible = expected
         .values()
         .next()
         .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let properties = function.parameters.get("properties").and_then(Value::as_object);
-    let empty = Map::new();
-    let properties = properties.unwrap_or(&empty);
+        .unwrap_or(&empty);
+    let properties = function
+        .parameters
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let required = as_list(function.parameters.get("required").unwrap_or(&Value::Null));
 
     if call.name != function.name {
         return Err(AstError::new(
             "simple_function_checker:wrong_func_name",
-            format!("Function name {:?} not found in model output.", function.name),
+            format!(
+                "Function name {:?} not found in model output.",
+                function.name
+            ),
         ));
     }
-    let model_params = call.arguments.as_object().cloned().unwrap_or_default();
+    let model_params = call.arguments.as_object().unwrap_or(&empty);
     for param in required.iter().filter_map(Value::as_str) {
         if !model_params.contains_key(param) {
             return Err(AstError::new(
@@ -289,7 +298,7 @@ fn simple_function(function: &Function, call: &ToolCall, expected: &Map<String, 
             ));
         }
     }
-    for (param, value) in &model_params {
+    for (param, value) in model_params {
         let (Some(details), Some(acceptable)) = (properties.get(param), possible.get(param)) else {
             return Err(AstError::new(
                 "simple_function_checker:unexpected_param",
@@ -298,7 +307,7 @@ fn simple_function(function: &Function, call: &ToolCall, expected: &Map<String, 
         };
         check_param(param, value, details, as_list(acceptable))?;
     }
-    for (param, acceptable) in &possible {
+    for (param, acceptable) in possible {
         if !model_params.contains_key(param) && !is_optional_marker(as_list(acceptable)) {
             return Err(AstError::new(
                 "simple_function_checker:missing_optional",
@@ -312,7 +321,10 @@ fn simple_function(function: &Function, call: &ToolCall, expected: &Map<String, 
 fn check_param(param: &str, value: &Value, details: &Value, acceptable: &[Value]) -> Check {
     let description = details.get("type").and_then(Value::as_str).unwrap_or("");
     let expected_type = mapped_type(description).ok_or_else(|| {
-        AstError::new("checker_error", format!("unknown BFCL type {description:?} for {param:?}"))
+        AstError::new(
+            "checker_error",
+            format!("unknown BFCL type {description:?} for {param:?}"),
+        )
     })?;
     let nested_type = if matches!(description, "array" | "tuple") {
         let item_type = details
@@ -321,36 +333,43 @@ fn check_param(param: &str, value: &Value, details: &Value, acceptable: &[Value]
             .and_then(Value::as_str)
             .unwrap_or("");
         Some(mapped_type(item_type).ok_or_else(|| {
-            AstError::new("checker_error", format!("unknown item type {item_type:?} for {param:?}"))
+            AstError::new(
+                "checker_error",
+                format!("unknown item type {item_type:?} for {param:?}"),
+            )
         })?)
     } else {
         None
     };
     // Python auto-converts int to float.
+    let converted;
     let value = match (description, value) {
-        ("float", Value::Number(n)) if !n.is_f64() => n
-            .as_f64()
-            .and_then(Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or_else(|| value.clone()),
-        _ => value.clone(),
+        ("float", Value::Number(n)) if !n.is_f64() => {
+            converted = n.as_f64().and_then(Number::from_f64).map(Value::Number);
+            converted.as_ref().unwrap_or(value)
+        }
+        _ => value,
     };
-    let is_variable = type_check(param, &value, acceptable, expected_type, nested_type)?;
+    let is_variable = type_check(param, value, acceptable, expected_type, nested_type)?;
     if !is_variable {
         match (expected_type, nested_type) {
-            (PyType::Dict, _) => return dict_checker(param, &value, acceptable),
-            (PyType::List, Some(PyType::Dict)) => return list_dict_checker(param, &value, acceptable),
-            (PyType::Str, _) => return string_checker(param, &value, acceptable),
-            (PyType::List, _) => return list_checker(param, &value, acceptable),
+            (PyType::Dict, _) => return dict_checker(param, value, acceptable),
+            (PyType::List, Some(PyType::Dict)) => {
+                return list_dict_checker(param, value, acceptable);
+            }
+            (PyType::Str, _) => return string_checker(param, value, acceptable),
+            (PyType::List, _) => return list_checker(param, value, acceptable),
             _ => {}
         }
     }
-    if py_in(&value, acceptable) {
+    if py_in(value, acceptable) {
         Ok(())
     } else {
         Err(AstError::new(
             "value_error:others",
-            format!("Invalid value for parameter {param:?}: {value}. Expected one of {acceptable:?}."),
+            format!(
+                "Invalid value for parameter {param:?}: {value}. Expected one of {acceptable:?}."
+            ),
         ))
     }
 }
@@ -414,7 +433,9 @@ fn string_checker(param: &str, value: &Value, acceptable: &[Value]) -> Check {
     } else {
         Err(AstError::new(
             "value_error:string",
-            format!("Invalid value for parameter {param:?}: {value}. Expected one of {acceptable:?}. Case insensitive."),
+            format!(
+                "Invalid value for parameter {param:?}: {value}. Expected one of {acceptable:?}. Case insensitive."
+            ),
         ))
     }
 }
@@ -433,7 +454,9 @@ fn list_checker(param: &str, value: &Value, acceptable: &[Value]) -> Check {
     } else {
         Err(AstError::new(
             "value_error:list/tuple",
-            format!("Invalid value for parameter {param:?}: {value}. Expected one of {acceptable:?}."),
+            format!(
+                "Invalid value for parameter {param:?}: {value}. Expected one of {acceptable:?}."
+            ),
         ))
     }
 }
@@ -459,7 +482,10 @@ fn dict_checker(param: &str, value: &Value, acceptable: &[Value]) -> Check {
 
 fn dict_matches(output: &Map<String, Value>, candidate: &Value) -> Check {
     let Some(expected) = candidate.as_object() else {
-        return Err(AstError::new("value_error:dict_key", "acceptable value is not a dict"));
+        return Err(AstError::new(
+            "value_error:dict_key",
+            "acceptable value is not a dict",
+        ));
     };
     for (key, value) in output {
         let Some(allowed) = expected.get(key) else {
@@ -531,17 +557,31 @@ mod tests {
     }
 
     fn run(functions: &[Function], expected: &[Map<String, Value>], args: Value) -> Check {
-        check(Category::Simple, functions, expected, &[ToolCall::new("", "f", args)])
+        check(
+            Category::Simple,
+            functions,
+            expected,
+            &[ToolCall::new("", "f", args)],
+        )
     }
 
     #[test]
     fn golden_float_accepts_int_but_integer_rejects_float() {
-        let f = function(json!({"x": {"type": "float"}, "n": {"type": "integer"}}), &["x"]);
+        let f = function(
+            json!({"x": {"type": "float"}, "n": {"type": "integer"}}),
+            &["x"],
+        );
         let k = key(json!({"x": [2.0], "n": [3, ""]}));
         assert!(run(&f, &k, json!({"x": 2})).is_ok());
         assert!(run(&f, &k, json!({"x": 2.0, "n": 3})).is_ok());
-        assert_eq!(run(&f, &k, json!({"x": 2.0, "n": 3.0})).unwrap_err().kind, "type_error:simple");
-        assert_eq!(run(&f, &k, json!({"x": true})).unwrap_err().kind, "type_error:simple");
+        assert_eq!(
+            run(&f, &k, json!({"x": 2.0, "n": 3.0})).unwrap_err().kind,
+            "type_error:simple"
+        );
+        assert_eq!(
+            run(&f, &k, json!({"x": true})).unwrap_err().kind,
+            "type_error:simple"
+        );
     }
 
     #[test]
@@ -550,16 +590,31 @@ mod tests {
         let k = key(json!({"d": ["April 1, 2024"]}));
         assert!(run(&f, &k, json!({"d": "april 1 2024"})).is_ok());
         assert!(run(&f, &k, json!({"d": "APRIL-1-2024"})).is_ok());
-        assert_eq!(run(&f, &k, json!({"d": "April 2, 2024"})).unwrap_err().kind, "value_error:string");
+        assert_eq!(
+            run(&f, &k, json!({"d": "April 2, 2024"})).unwrap_err().kind,
+            "value_error:string"
+        );
     }
 
     #[test]
     fn golden_unknown_and_missing_parameters() {
-        let f = function(json!({"a": {"type": "integer"}, "b": {"type": "integer"}}), &["a"]);
+        let f = function(
+            json!({"a": {"type": "integer"}, "b": {"type": "integer"}}),
+            &["a"],
+        );
         let k = key(json!({"a": [1], "b": [2]}));
-        assert_eq!(run(&f, &k, json!({"b": 2})).unwrap_err().kind, "simple_function_checker:missing_required");
-        assert_eq!(run(&f, &k, json!({"a": 1, "c": 1})).unwrap_err().kind, "simple_function_checker:unexpected_param");
-        assert_eq!(run(&f, &k, json!({"a": 1})).unwrap_err().kind, "simple_function_checker:missing_optional");
+        assert_eq!(
+            run(&f, &k, json!({"b": 2})).unwrap_err().kind,
+            "simple_function_checker:missing_required"
+        );
+        assert_eq!(
+            run(&f, &k, json!({"a": 1, "c": 1})).unwrap_err().kind,
+            "simple_function_checker:unexpected_param"
+        );
+        assert_eq!(
+            run(&f, &k, json!({"a": 1})).unwrap_err().kind,
+            "simple_function_checker:missing_optional"
+        );
     }
 
     #[test]
@@ -572,14 +627,39 @@ mod tests {
             }),
             &["xs"],
         );
-        let k = key(json!({"xs": [[1.5, 2.5]], "t": [[1, 2], ""], "d": [{"unit": ["Km", "km"], "n": [1, ""]}, ""]}));
+        let k = key(
+            json!({"xs": [[1.5, 2.5]], "t": [[1, 2], ""], "d": [{"unit": ["Km", "km"], "n": [1, ""]}, ""]}),
+        );
         assert!(run(&f, &k, json!({"xs": [1.5, 2.5]})).is_ok());
-        assert!(run(&f, &k, json!({"xs": [1.5, 2.5], "t": [1, 2], "d": {"unit": "KM"}})).is_ok());
-        assert_eq!(run(&f, &k, json!({"xs": [2.5, 1.5]})).unwrap_err().kind, "value_error:list/tuple");
-        assert_eq!(run(&f, &k, json!({"xs": [1.5, 2.5], "d": {"unit": "mi"}})).unwrap_err().kind, "value_error:dict_value");
-        assert_eq!(run(&f, &k, json!({"xs": [1.5, 2.5], "d": {"zzz": 1}})).unwrap_err().kind, "value_error:dict_key");
+        assert!(
+            run(
+                &f,
+                &k,
+                json!({"xs": [1.5, 2.5], "t": [1, 2], "d": {"unit": "KM"}})
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            run(&f, &k, json!({"xs": [2.5, 1.5]})).unwrap_err().kind,
+            "value_error:list/tuple"
+        );
+        assert_eq!(
+            run(&f, &k, json!({"xs": [1.5, 2.5], "d": {"unit": "mi"}}))
+                .unwrap_err()
+                .kind,
+            "value_error:dict_value"
+        );
+        assert_eq!(
+            run(&f, &k, json!({"xs": [1.5, 2.5], "d": {"zzz": 1}}))
+                .unwrap_err()
+                .kind,
+            "value_error:dict_key"
+        );
         // One level of nested type checking: an int inside a float list is a nested type error.
-        assert_eq!(run(&f, &k, json!({"xs": [1, 2.5]})).unwrap_err().kind, "type_error:nested");
+        assert_eq!(
+            run(&f, &k, json!({"xs": [1, 2.5]})).unwrap_err().kind,
+            "type_error:nested"
+        );
     }
 
     #[test]
@@ -589,10 +669,15 @@ mod tests {
             json!({"f": {"a": [1]}}).as_object().unwrap().clone(),
             json!({"f": {"a": [2]}}).as_object().unwrap().clone(),
         ];
-        let calls = [ToolCall::new("", "f", json!({"a": 2})), ToolCall::new("", "f", json!({"a": 1}))];
+        let calls = [
+            ToolCall::new("", "f", json!({"a": 2})),
+            ToolCall::new("", "f", json!({"a": 1})),
+        ];
         assert!(check(Category::Parallel, &f, &expected, &calls).is_ok());
         assert_eq!(
-            check(Category::Parallel, &f, &expected, &calls[..1]).unwrap_err().kind,
+            check(Category::Parallel, &f, &expected, &calls[..1])
+                .unwrap_err()
+                .kind,
             "parallel_function_checker_no_order:wrong_count"
         );
         assert!(check(Category::Irrelevance, &f, &[], &[]).is_ok());

@@ -102,14 +102,22 @@ mod tests {
     #[test]
     fn golden_invalid_json_scores_zero_with_recall_denominator() {
         let s = score_structured("```json\n{}\n```", &json!({"a": 1, "b": [1, 2]}), None);
-        assert_eq!(s.passes[names::JSON_VALID], false);
-        assert_eq!(s.passes[names::EXACT_MATCH], false);
-        assert_eq!(s.fields, FieldCounts { tp: 0, fp: 0, fn_: 3 });
+        assert!(!s.passes[names::JSON_VALID]);
+        assert!(!s.passes[names::EXACT_MATCH]);
+        assert_eq!(
+            s.fields,
+            FieldCounts {
+                tp: 0,
+                fp: 0,
+                fn_: 3
+            }
+        );
     }
 
     #[test]
     fn golden_schema_validity() {
-        let schema = json!({"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}});
+        let schema =
+            json!({"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}});
         let v = jsonschema::validator_for(&schema).unwrap();
         let r = json!({"a": 1});
         assert!(score_structured("{\"a\": 2}", &r, Some(&v)).passes[names::SCHEMA_VALID]);

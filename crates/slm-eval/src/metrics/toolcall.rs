@@ -122,7 +122,8 @@ pub fn match_calls(predicted: &[ToolCall], reference: &[ToolCall]) -> Vec<(usize
         let same_name = u64::from(predicted[i].name == reference[j].name);
         (same_name << 32) | p[i].intersection(&r[j]).count() as u64
     };
-    if predicted.len() <= EXACT_MATCHING_LIMIT && reference.len() <= EXACT_MATCHING_REFERENCE_LIMIT {
+    if predicted.len() <= EXACT_MATCHING_LIMIT && reference.len() <= EXACT_MATCHING_REFERENCE_LIMIT
+    {
         exact_assignment(predicted.len(), reference.len(), weight)
     } else {
         greedy_assignment(predicted.len(), reference.len(), weight)
@@ -131,14 +132,20 @@ pub fn match_calls(predicted: &[ToolCall], reference: &[ToolCall]) -> Vec<(usize
 
 /// Best assignment by dynamic programming: `best[mask]` is the best weight after assigning the
 /// first k reference calls with the predicted calls in `mask` used.
-fn exact_assignment(n: usize, m: usize, weight: impl Fn(usize, usize) -> u64) -> Vec<(usize, usize)> {
+fn exact_assignment(
+    n: usize,
+    m: usize,
+    weight: impl Fn(usize, usize) -> u64,
+) -> Vec<(usize, usize)> {
     let states = 1usize << n;
     // best[j][mask] for the first j reference calls.
     let mut best = vec![vec![None::<u64>; states]; m + 1];
     best[0][0] = Some(0);
     for j in 0..m {
         for mask in 0..states {
-            let Some(current) = best[j][mask] else { continue };
+            let Some(current) = best[j][mask] else {
+                continue;
+            };
             relax(&mut best[j + 1][mask], current); // reference call j unpaired
             for i in (0..n).filter(|i| mask & (1 << i) == 0) {
                 relax(&mut best[j + 1][mask | (1 << i)], current + weight(i, j));
@@ -157,9 +164,7 @@ fn exact_assignment(n: usize, m: usize, weight: impl Fn(usize, usize) -> u64) ->
         }
         let i = (0..n)
             .filter(|i| mask & (1 << i) != 0)
-            .find(|i| {
-                best[j][mask & !(1 << i)].map(|b| b + weight(*i, j)) == target
-            });
+            .find(|i| best[j][mask & !(1 << i)].map(|b| b + weight(*i, j)) == target);
         if let Some(i) = i {
             pairs.push((i, j));
             mask &= !(1 << i);
@@ -175,7 +180,11 @@ fn relax(slot: &mut Option<u64>, value: u64) {
     }
 }
 
-fn greedy_assignment(n: usize, m: usize, weight: impl Fn(usize, usize) -> u64) -> Vec<(usize, usize)> {
+fn greedy_assignment(
+    n: usize,
+    m: usize,
+    weight: impl Fn(usize, usize) -> u64,
+) -> Vec<(usize, usize)> {
     let mut candidates: Vec<(u64, usize, usize)> = (0..n)
         .flat_map(|i| (0..m).map(move |j| (i, j)))
         .map(|(i, j)| (weight(i, j), i, j))
@@ -208,17 +217,32 @@ mod tests {
         let s = score_toolcall("<tool_call name=\"f\">{\"a\": 1", &reference);
         assert!(!s.passes[names::WRAPPER_VALID]);
         assert!(!s.passes[names::TOOL_NAME_ACCURACY]);
-        assert_eq!(s.fields, FieldCounts { tp: 0, fp: 0, fn_: 2 });
+        assert_eq!(
+            s.fields,
+            FieldCounts {
+                tp: 0,
+                fp: 0,
+                fn_: 2
+            }
+        );
     }
 
     #[test]
     fn golden_extra_call_costs_precision_only() {
         let reference = vec![call("f", json!({"a": 1}))];
-        let answer = r#"<tool_call name="f">{"a": 1}</tool_call> <tool_call name="g">{"z": 0}</tool_call>"#;
+        let answer =
+            r#"<tool_call name="f">{"a": 1}</tool_call> <tool_call name="g">{"z": 0}</tool_call>"#;
         let s = score_toolcall(answer, &reference);
         assert!(s.passes[names::WRAPPER_VALID]);
         assert!(!s.passes[names::TOOL_NAME_ACCURACY]);
-        assert_eq!(s.fields, FieldCounts { tp: 1, fp: 1, fn_: 0 });
+        assert_eq!(
+            s.fields,
+            FieldCounts {
+                tp: 1,
+                fp: 1,
+                fn_: 0
+            }
+        );
     }
 
     #[test]
@@ -231,7 +255,9 @@ mod tests {
 
     #[test]
     fn greedy_and_exact_agree_on_simple_cases() {
-        let p: Vec<ToolCall> = (0..14).map(|i| call(&format!("f{i}"), json!({"i": i}))).collect();
+        let p: Vec<ToolCall> = (0..14)
+            .map(|i| call(&format!("f{i}"), json!({"i": i})))
+            .collect();
         let mut r = p.clone();
         r.reverse();
         let pairs = match_calls(&p, &r);

@@ -192,8 +192,14 @@ async fn live(args: LiveArgs) -> Result<u8> {
         })
         .collect();
     let mut terminal = LiveTerminal::stdout();
-    let reports =
-        slm_eval::run_live(&lanes, &dataset, &config, args.save.as_deref(), &mut terminal).await?;
+    let reports = slm_eval::run_live(
+        &lanes,
+        &dataset,
+        &config,
+        args.save.as_deref(),
+        &mut terminal,
+    )
+    .await?;
     if let Some(dir) = &args.save {
         eprintln!("saved {} reports under {}", reports.len(), dir.display());
     }

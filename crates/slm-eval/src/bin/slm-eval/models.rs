@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use slm_core::ChatModel;
 use slm_eval::{ModelSpec, ReplayModel};
 
@@ -35,8 +35,8 @@ pub struct Built {
 pub async fn build(spec: &ModelSpec, options: ModelOptions) -> Result<Built> {
     match spec {
         ModelSpec::Replay { path, delay_ms, .. } => {
-            let model = ReplayModel::load(path, spec.label())?
-                .with_delay(Duration::from_millis(*delay_ms));
+            let model =
+                ReplayModel::load(path, spec.label())?.with_delay(Duration::from_millis(*delay_ms));
             Ok(Built {
                 model: Arc::new(model),
                 concurrency: options.concurrency.unwrap_or(1),
@@ -45,7 +45,11 @@ pub async fn build(spec: &ModelSpec, options: ModelOptions) -> Result<Built> {
         ModelSpec::LlamaCpp { path } => {
             let batch = options.concurrency.unwrap_or(LOCAL_BATCH).max(1);
             let model = build_llamacpp(path, batch, options).await?;
-            let concurrency = if model.capabilities().batching { batch } else { 1 };
+            let concurrency = if model.capabilities().batching {
+                batch
+            } else {
+                1
+            };
             Ok(Built { model, concurrency })
         }
         ModelSpec::Azure => Ok(Built {
@@ -84,7 +88,7 @@ async fn build_llamacpp(
     _batch: usize,
     _options: ModelOptions,
 ) -> Result<Arc<dyn ChatModel>> {
-    bail!("this slm-eval was built without the `llamacpp` feature")
+    anyhow::bail!("this slm-eval was built without the `llamacpp` feature")
 }
 
 /// Azure from the seed's variables: AZURE_ENDPOINT, AZURE_DEPLOYMENT, AZURE_API_KEY,
@@ -106,10 +110,10 @@ fn build_openai(base_url: &str, model: &str) -> Result<Arc<dyn ChatModel>> {
 
 #[cfg(not(feature = "remote"))]
 fn build_azure() -> Result<Arc<dyn ChatModel>> {
-    bail!("this slm-eval was built without the `remote` feature")
+    anyhow::bail!("this slm-eval was built without the `remote` feature")
 }
 
 #[cfg(not(feature = "remote"))]
 fn build_openai(_base_url: &str, _model: &str) -> Result<Arc<dyn ChatModel>> {
-    bail!("this slm-eval was built without the `remote` feature")
+    anyhow::bail!("this slm-eval was built without the `remote` feature")
 }

@@ -33,7 +33,10 @@ pub fn init() -> Telemetry {
             Some((layer, provider)) => (Some(layer), Some(provider)),
             None => (None, None),
         };
-        let _ = tracing_subscriber::registry().with(fmt).with(otel).try_init();
+        let _ = tracing_subscriber::registry()
+            .with(fmt)
+            .with(otel)
+            .try_init();
         Telemetry { provider }
     }
     #[cfg(not(feature = "otlp"))]
@@ -46,10 +49,10 @@ pub fn init() -> Telemetry {
 impl Drop for Telemetry {
     fn drop(&mut self) {
         #[cfg(feature = "otlp")]
-        if let Some(provider) = self.provider.take() {
-            if let Err(e) = provider.shutdown() {
-                eprintln!("warning: flushing OTLP spans failed: {e}");
-            }
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("warning: flushing OTLP spans failed: {e}");
         }
     }
 }
@@ -77,7 +80,10 @@ mod otlp {
         if !ENDPOINT_VARS.iter().any(|v| std::env::var_os(v).is_some()) {
             return None;
         }
-        let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+        let exporter = match opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()
+        {
             Ok(exporter) => exporter,
             Err(e) => {
                 eprintln!("warning: OTLP export disabled: {e}");
