@@ -37,7 +37,7 @@ fn scifact(c: &mut Criterion) {
     build.bench_function("slm-rag", |b| {
         b.iter_batched(
             || documents.clone(),
-            |docs| support::build_bm25s_compatible(docs),
+            support::build_bm25s_compatible,
             BatchSize::LargeInput,
         )
     });

@@ -309,7 +309,7 @@ struct Reversed;
 
 impl Analyzer for Reversed {
     fn split(&self, text: &str, emit: &mut dyn FnMut(&str)) {
-        text.split_whitespace().for_each(|w| emit(w));
+        text.split_whitespace().for_each(emit);
     }
     fn normalize(&self, word: &str) -> Option<String> {
         Some(word.chars().rev().collect())

@@ -54,9 +54,7 @@ impl ScoreTable {
                 (contributions, absent as f32)
             })
             .unzip();
-        let all_positive = contributions
-            .iter()
-            .all(|c: &Box<[f32]>| c.iter().all(|&x| x > 0.0));
+        let all_positive = contributions.iter().all(|c| c.iter().all(|&x| x > 0.0));
         Self {
             contributions,
             absent,
