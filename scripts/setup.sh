@@ -2,6 +2,11 @@
 # Installs what slm needs on a fresh Debian/Ubuntu machine, only where it is missing:
 # a C/C++ toolchain, cmake and libclang (llama.cpp is built from source by llama-cpp-sys-2),
 # and the Rust toolchain when cargo is absent. Safe to run again: it does nothing the second time.
+#
+# usage: setup.sh [--test]
+#   --test  also installs what the test suite needs beyond the build: llama-cpp-python's
+#           OpenAI-compatible server, the real server slm-remote's end-to-end test talks to
+#           (built from source by pip: about 10 minutes on 2 cores, once).
 set -euo pipefail
 
 need_apt=()
@@ -21,4 +26,12 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust from your distribution or rustup" >&2
   exit 1
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  python=${SLM_PYTHON:-python3}
+  if ! "$python" -c "import llama_cpp.server.app" >/dev/null 2>&1; then
+    echo "setup: installing llama-cpp-python[server] (builds llama.cpp from source, ~10 min)" >&2
+    CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$python" -m pip install -q 'llama-cpp-python[server]==0.3.36'
+  fi
 fi

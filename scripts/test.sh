@@ -4,6 +4,6 @@
 # every example in its offline mode with small settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 cargo test --release --workspace
 bash scripts/run-examples.sh
