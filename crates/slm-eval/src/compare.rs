@@ -12,6 +12,10 @@ use crate::stats::{Interval, mcnemar_exact, paired_bootstrap};
 use crate::{EvalError, Report, Result, Track};
 
 /// Exit status of `slm-eval compare` when fine-tuning is advised (the seed's convention).
+///
+/// ```
+/// assert_eq!(slm_eval::FINE_TUNE_EXIT_CODE, 10);
+/// ```
 pub const FINE_TUNE_EXIT_CODE: i32 = 10;
 
 /// Comparison settings.
@@ -34,6 +38,10 @@ pub struct CompareOptions {
 
 impl CompareOptions {
     /// Defaults with a delta.
+    ///
+    /// ```
+    /// assert_eq!(slm_eval::CompareOptions::new(0.05).delta, 0.05);
+    /// ```
     pub fn new(delta: f64) -> Self {
         Self {
             delta,
@@ -45,6 +53,11 @@ impl CompareOptions {
 }
 
 /// McNemar's exact test of a pass/fail metric.
+///
+/// ```
+/// let t = slm_eval::McNemar { llm_only: 0, slm_only: 5, p_value: slm_eval::stats::mcnemar_exact(0, 5) };
+/// assert_eq!(t.p_value, 0.0625);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct McNemar {
     /// Cases only the LLM passed.
@@ -56,6 +69,13 @@ pub struct McNemar {
 }
 
 /// One metric of a comparison.
+///
+/// ```
+/// let m = slm_eval::MetricComparison {
+///     metric: "exact_match".into(), llm: 0.9, slm: 0.7, delta: -0.2, ci: None, mcnemar: None, trails: true,
+/// };
+/// assert!(m.trails);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
     /// The metric name.
@@ -75,6 +95,16 @@ pub struct MetricComparison {
 }
 
 /// A full comparison and its decision.
+///
+/// ```
+/// # use slm_eval::*;
+/// # let data = Dataset::from_cases("d", vec![Case::new("p", "{}")]);
+/// # let row = CaseResult { case_id: data.cases[0].fingerprint(), ..CaseResult::example() };
+/// # let report = Report::build(&RunConfig::new(Track::Structured), "m", None, Default::default(), &data, &[row], None);
+/// let cmp = Comparison::new(&report, &report, CompareOptions::new(0.01)).unwrap();
+/// assert_eq!(cmp.paired_cases, 1);
+/// assert!(cmp.metrics.iter().all(|m| m.delta == 0.0));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// The track.
@@ -156,6 +186,14 @@ impl Comparison {
     }
 
     /// The process exit status: [`FINE_TUNE_EXIT_CODE`] when fine-tuning is advised, else 0.
+    ///
+    /// ```
+    /// # use slm_eval::*;
+    /// # let data = Dataset::from_cases("d", vec![Case::new("p", "{}")]);
+    /// # let row = CaseResult { case_id: data.cases[0].fingerprint(), ..CaseResult::example() };
+    /// # let report = Report::build(&RunConfig::new(Track::Structured), "m", None, Default::default(), &data, &[row], None);
+    /// assert_eq!(Comparison::new(&report, &report, CompareOptions::new(0.0)).unwrap().exit_code(), 0);
+    /// ```
     pub fn exit_code(&self) -> i32 {
         if self.fine_tune {
             FINE_TUNE_EXIT_CODE
@@ -179,6 +217,15 @@ impl Comparison {
     }
 
     /// A plain-text table of the comparison.
+    ///
+    /// ```
+    /// # use slm_eval::*;
+    /// # let data = Dataset::from_cases("d", vec![Case::new("p", "{}")]);
+    /// # let row = CaseResult { case_id: data.cases[0].fingerprint(), ..CaseResult::example() };
+    /// # let report = Report::build(&RunConfig::new(Track::Structured), "m", None, Default::default(), &data, &[row], None);
+    /// let table = Comparison::new(&report, &report, CompareOptions::new(0.0)).unwrap().render_table();
+    /// assert!(table.contains("exact_match") && table.contains("95% CI"));
+    /// ```
     pub fn render_table(&self) -> String {
         let mut out = format!(
             "track={} llm={} slm={} paired_cases={} delta={}\n",

@@ -83,4 +83,11 @@ impl From<EvalError> for slm_core::Error {
 }
 
 /// A `Result` whose error is [`EvalError`].
+///
+/// ```
+/// fn parse(n: &str) -> slm_eval::Result<u32> {
+///     n.parse().map_err(|_| slm_eval::EvalError::InvalidArgument(format!("not a number: {n}")))
+/// }
+/// assert!(parse("x").is_err());
+/// ```
 pub type Result<T, E = EvalError> = std::result::Result<T, E>;

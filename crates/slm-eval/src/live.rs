@@ -42,6 +42,11 @@ pub struct LiveBoard {
 
 impl LiveBoard {
     /// A board for models with these labels on a dataset of `total` cases.
+    ///
+    /// ```
+    /// let board = slm_eval::LiveBoard::new(slm_eval::Track::Structured, &["llm", "slm"], 10);
+    /// assert!(board.render().contains("0/10"));
+    /// ```
     pub fn new(track: Track, labels: &[&str], total: usize) -> Self {
         Self {
             track,
@@ -59,6 +64,12 @@ impl LiveBoard {
     }
 
     /// Records a finished case of model `lane`.
+    ///
+    /// ```
+    /// let mut board = slm_eval::LiveBoard::new(slm_eval::Track::Toolcall, &["slm"], 1);
+    /// board.record(0, &slm_eval::CaseResult::example());
+    /// assert!(board.render_line().starts_with("slm 1/1"));
+    /// ```
     pub fn record(&mut self, lane: usize, row: &CaseResult) {
         if let Some(l) = self.lanes.get_mut(lane) {
             l.scores.insert(row.index, row.score.clone());
@@ -68,6 +79,11 @@ impl LiveBoard {
     }
 
     /// The table: progress, every metric per model and the gap (first model − second).
+    ///
+    /// ```
+    /// let board = slm_eval::LiveBoard::new(slm_eval::Track::Toolcall, &["llm", "slm"], 4);
+    /// assert!(board.render().contains("gap(1-2)"));
+    /// ```
     pub fn render(&self) -> String {
         let width = self
             .lanes
@@ -167,6 +183,15 @@ fn truncate(text: &str, width: usize) -> String {
 }
 
 /// Redraws the board in place on a terminal; prints one line per update elsewhere.
+///
+/// ```
+/// let board = slm_eval::LiveBoard::new(slm_eval::Track::Toolcall, &["a"], 1);
+/// let mut term = slm_eval::LiveTerminal::new(Vec::new(), true);
+/// term.draw(&board);
+/// term.draw(&board);
+/// let shown = String::from_utf8(term.into_inner()).unwrap();
+/// assert!(shown.contains("\x1b[")); // the second drawing replaces the first
+/// ```
 #[derive(Debug)]
 pub struct LiveTerminal<W: Write> {
     out: W,
@@ -176,6 +201,10 @@ pub struct LiveTerminal<W: Write> {
 
 impl LiveTerminal<std::io::Stdout> {
     /// Draws on standard output.
+    ///
+    /// ```
+    /// let _terminal = slm_eval::LiveTerminal::stdout();
+    /// ```
     pub fn stdout() -> Self {
         let out = std::io::stdout();
         let tty = out.is_terminal();
@@ -205,6 +234,13 @@ impl<W: Write> LiveTerminal<W> {
     }
 
     /// Draws the board's current state (errors writing to the terminal are ignored).
+    ///
+    /// ```
+    /// let board = slm_eval::LiveBoard::new(slm_eval::Track::Structured, &["a"], 2);
+    /// let mut term = slm_eval::LiveTerminal::new(Vec::new(), false);
+    /// term.draw(&board);
+    /// assert_eq!(term.into_inner(), b"a 0/2\n");
+    /// ```
     pub fn draw(&mut self, board: &LiveBoard) {
         let text = if self.tty {
             board.render()
@@ -221,12 +257,23 @@ impl<W: Write> LiveTerminal<W> {
     }
 
     /// The writer.
+    ///
+    /// ```
+    /// let term = slm_eval::LiveTerminal::new(Vec::<u8>::new(), false);
+    /// assert!(term.into_inner().is_empty());
+    /// ```
     pub fn into_inner(self) -> W {
         self.out
     }
 }
 
 /// One model of a live run.
+///
+/// ```
+/// let model = slm_core::ScriptedModel::new("slm");
+/// let lane = slm_eval::LiveModel { label: "slm".into(), spec: None, model: &model, concurrency: 1 };
+/// assert_eq!(lane.label, "slm");
+/// ```
 pub struct LiveModel<'a> {
     /// Its label (column header and file name part).
     pub label: String,

@@ -44,6 +44,11 @@ pub struct ReplayModel {
 
 impl ReplayModel {
     /// A model from `(prompt, reply)` pairs.
+    ///
+    /// ```
+    /// let m = slm_eval::ReplayModel::from_pairs("m", [("q1", "a1"), ("q2", "a2")]);
+    /// assert_eq!(m.len(), 2);
+    /// ```
     pub fn from_pairs<P: Into<String>, R: Into<String>>(
         id: impl Into<String>,
         pairs: impl IntoIterator<Item = (P, R)>,
@@ -102,11 +107,19 @@ impl ReplayModel {
     }
 
     /// Number of recorded answers.
+    ///
+    /// ```
+    /// assert_eq!(slm_eval::ReplayModel::from_pairs("m", [("q", "a")]).len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.answers.len()
     }
 
     /// Whether there are no recorded answers.
+    ///
+    /// ```
+    /// assert!(slm_eval::ReplayModel::from_pairs("m", Vec::<(String, String)>::new()).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.answers.is_empty()
     }

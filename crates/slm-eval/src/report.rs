@@ -30,9 +30,18 @@ use crate::stats::Summary;
 use crate::{CaseResult, Dataset, EvalError, Result, RunConfig, Track};
 
 /// The schema identifier written in every report.
+///
+/// ```
+/// assert_eq!(slm_eval::REPORT_SCHEMA, "slm-eval/report/v1");
+/// ```
 pub const REPORT_SCHEMA: &str = "slm-eval/report/v1";
 
 /// Which model produced a report.
+///
+/// ```
+/// let m = slm_eval::ModelInfo { id: "gpt-4o".into(), spec: Some("azure".into()), capabilities: Default::default() };
+/// assert_eq!(serde_json::to_value(&m).unwrap()["spec"], "azure");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// The model's id.
@@ -45,6 +54,11 @@ pub struct ModelInfo {
 }
 
 /// Which dataset a report is about.
+///
+/// ```
+/// let d = slm_eval::DatasetInfo { path: "test.jsonl".into(), sha256: "ab".repeat(32), cases: 8 };
+/// assert_eq!(d.sha256.len(), 64);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetInfo {
     /// Its path.
@@ -56,6 +70,11 @@ pub struct DatasetInfo {
 }
 
 /// Case counts.
+///
+/// ```
+/// let c = slm_eval::CaseCounts { total: 8, completed: 8, errors: 1 };
+/// assert!(c.errors <= c.completed);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseCounts {
     /// Cases in the dataset.
@@ -67,6 +86,11 @@ pub struct CaseCounts {
 }
 
 /// Latency summaries in milliseconds.
+///
+/// ```
+/// let l = slm_eval::Latency { ttft_ms: slm_eval::stats::Summary::of(&[10.0, 30.0]), total_ms: None };
+/// assert_eq!(l.ttft_ms.unwrap().p50, 20.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     /// Time to first token.
@@ -76,6 +100,11 @@ pub struct Latency {
 }
 
 /// Token totals.
+///
+/// ```
+/// let t = slm_eval::Tokens { prompt: 100, completion: 20, total: 120 };
+/// assert_eq!(t.prompt + t.completion, t.total);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
     /// Prompt tokens.
@@ -87,6 +116,11 @@ pub struct Tokens {
 }
 
 /// Cost totals.
+///
+/// ```
+/// let c = slm_eval::Cost { total: 0.5, per_case: 0.0625 };
+/// assert_eq!(c.total / 8.0, c.per_case);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
     /// Sum over cases.
@@ -96,6 +130,11 @@ pub struct Cost {
 }
 
 /// One case's score, for paired comparisons.
+///
+/// ```
+/// let c = slm_eval::CaseSummary { index: 0, case_id: "0123456789abcdef".into(), error: false, score: Default::default() };
+/// assert!(c.score.all_pass());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseSummary {
     /// Position in the dataset.
@@ -160,6 +199,14 @@ pub struct Report {
 impl Report {
     /// Builds a report from finished cases. Cases are rescored from their stored predictions,
     /// so a report always reflects the current metric definitions.
+    ///
+    /// ```
+    /// use slm_eval::{Case, CaseResult, Dataset, Report, RunConfig, Track};
+    /// let data = Dataset::from_cases("d", vec![Case::new("p", "{}"), Case::new("q", "{}")]);
+    /// let row = CaseResult { case_id: data.cases[0].fingerprint(), ..CaseResult::example() };
+    /// let report = Report::build(&RunConfig::new(Track::Structured), "m", None, Default::default(), &data, &[row], None);
+    /// assert_eq!((report.cases.total, report.cases.completed), (2, 1));
+    /// ```
     pub fn build(
         config: &RunConfig,
         model_id: &str,
@@ -258,6 +305,13 @@ impl Report {
     }
 
     /// Reads a report, checking its schema identifier.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("r.json");
+    /// std::fs::write(&path, r#"{"schema": "other/v9"}"#).unwrap();
+    /// assert!(slm_eval::Report::load(&path).is_err());
+    /// ```
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
         let report: Report = serde_json::from_str(&text).map_err(|e| EvalError::Json {

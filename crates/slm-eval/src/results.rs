@@ -108,6 +108,16 @@ impl ResultsFile {
     /// A torn last line (the process was killed mid-write) is cut off. A row for another
     /// dataset or model is an error: resuming into it would mix runs. When a case appears twice
     /// (it was retried), the last row wins.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let data = slm_eval::Dataset::from_cases("d", vec![slm_eval::Case::new("p", "{}")]);
+    /// let path = dir.path().join("r.jsonl");
+    /// std::fs::write(&path, "{\"torn line").unwrap(); // a kill in the middle of a write
+    /// let file = slm_eval::ResultsFile::open(&path, &data, "m").unwrap();
+    /// assert!(file.done().is_empty());
+    /// assert_eq!(std::fs::read(&path).unwrap(), b"");
+    /// ```
     pub fn open(path: &Path, dataset: &Dataset, model: &str) -> Result<Self> {
         crate::data::create_parent(path)?;
         let done = if path.exists() {
@@ -128,6 +138,13 @@ impl ResultsFile {
     }
 
     /// The finished cases by index.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let data = slm_eval::Dataset::from_cases("d", vec![slm_eval::Case::new("p", "{}")]);
+    /// let file = slm_eval::ResultsFile::open(&dir.path().join("r.jsonl"), &data, "m").unwrap();
+    /// assert!(file.done().is_empty());
+    /// ```
     pub fn done(&self) -> &BTreeMap<usize, CaseResult> {
         &self.done
     }
@@ -145,6 +162,16 @@ impl ResultsFile {
     }
 
     /// Appends a row with one `write` and syncs it to disk before returning.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let data = slm_eval::Dataset::from_cases("d", vec![slm_eval::Case::new("p", "{}")]);
+    /// let path = dir.path().join("r.jsonl");
+    /// let mut file = slm_eval::ResultsFile::open(&path, &data, "phi-4-mini").unwrap();
+    /// let row = slm_eval::CaseResult { case_id: data.cases[0].fingerprint(), ..slm_eval::CaseResult::example() };
+    /// file.append(&row).unwrap();
+    /// assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    /// ```
     pub fn append(&mut self, row: &CaseResult) -> Result<()> {
         let mut line = serde_json::to_string(row).map_err(|e| EvalError::Json {
             path: self.path.clone(),
@@ -160,6 +187,13 @@ impl ResultsFile {
     }
 
     /// Consumes the file, returning the finished cases.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let data = slm_eval::Dataset::from_cases("d", vec![slm_eval::Case::new("p", "{}")]);
+    /// let file = slm_eval::ResultsFile::open(&dir.path().join("r.jsonl"), &data, "m").unwrap();
+    /// assert!(file.into_done().is_empty());
+    /// ```
     pub fn into_done(self) -> BTreeMap<usize, CaseResult> {
         self.done
     }

@@ -101,6 +101,16 @@ impl RunConfig {
 }
 
 /// What a run produced: every finished case in dataset order, and how many were resumed.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let data = slm_eval::Dataset::from_cases("d", vec![slm_eval::Case::new("p", "{}")]);
+/// let model = slm_core::ScriptedModel::new("m").reply("{}");
+/// let outcome = slm_eval::Runner::new(slm_eval::RunConfig::new(slm_eval::Track::Structured))
+///     .run(&model, &data, None, |_| {}).await.unwrap();
+/// assert_eq!((outcome.resumed, outcome.ran, outcome.results.len()), (0, 1, 1));
+/// # });
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
     /// Finished cases, by index.
@@ -147,12 +157,35 @@ impl Runner {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// let r = slm_eval::Runner::new(slm_eval::RunConfig::new(slm_eval::Track::Structured));
+    /// assert_eq!(r.config().concurrency, 1);
+    /// ```
     pub fn config(&self) -> &RunConfig {
         &self.config
     }
 
     /// Runs every case not yet in the results file (all of them without one), calling
     /// `observer` after each finished case, in finishing order. Returns all finished cases.
+    ///
+    /// ```
+    /// use slm_eval::{Case, Dataset, RunConfig, Runner, Track};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let data = Dataset::from_cases("d", vec![Case::new("p", "{}"), Case::new("q", "{}")]);
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let results = dir.path().join("r.jsonl");
+    /// let model = slm_core::ScriptedModel::new("m").reply("{}").reply("{}");
+    /// let mut seen = 0;
+    /// let first = Runner::new(RunConfig::new(Track::Structured))
+    ///     .run(&model, &data, Some(&results), |_| seen += 1).await.unwrap();
+    /// assert_eq!((first.ran, seen), (2, 2));
+    /// // A rerun finds everything done and asks the model nothing.
+    /// let again = Runner::new(RunConfig::new(Track::Structured))
+    ///     .run(&model, &data, Some(&results), |_| {}).await.unwrap();
+    /// assert_eq!((again.resumed, again.ran), (2, 0));
+    /// # });
+    /// ```
     pub async fn run(
         &self,
         model: &dyn ChatModel,

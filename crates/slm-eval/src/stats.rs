@@ -70,6 +70,11 @@ pub struct Interval {
 
 impl Interval {
     /// Whether `x` lies within the bounds.
+    ///
+    /// ```
+    /// let ci = slm_eval::stats::Interval { low: 0.1, high: 0.3 };
+    /// assert!(!ci.contains(0.0) && ci.contains(0.2));
+    /// ```
     pub fn contains(&self, x: f64) -> bool {
         self.low <= x && x <= self.high
     }
@@ -136,6 +141,11 @@ pub struct Summary {
 
 impl Summary {
     /// Summarizes values; `None` when empty.
+    ///
+    /// ```
+    /// assert!(slm_eval::stats::Summary::of(&[]).is_none());
+    /// assert_eq!(slm_eval::stats::Summary::of(&[5.0]).unwrap().p95, 5.0);
+    /// ```
     pub fn of(values: &[f64]) -> Option<Self> {
         Some(Self {
             mean: values.iter().sum::<f64>() / values.len().max(1) as f64,

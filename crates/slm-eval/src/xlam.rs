@@ -72,6 +72,14 @@ pub struct PrepareSummary {
 }
 
 /// One usable xLAM row turned into its two cases.
+///
+/// ```
+/// let row = serde_json::json!({"query": "Is 7 prime?",
+///     "tools": r#"[{"name": "is_prime", "parameters": {"n": {"type": "int"}}}]"#,
+///     "answers": r#"[{"name": "is_prime", "arguments": {"n": 7}}]"#});
+/// let ex: slm_eval::xlam::XlamExample = slm_eval::xlam::example_from_row(&row).unwrap();
+/// assert!(ex.structured.schema.is_some() && !ex.toolcall.tools.is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct XlamExample {
     /// The structured-track case.

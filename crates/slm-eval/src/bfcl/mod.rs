@@ -99,6 +99,11 @@ impl fmt::Display for Category {
 }
 
 /// One chat turn of a BFCL question.
+///
+/// ```
+/// let t: slm_eval::bfcl::Turn = serde_json::from_str(r#"{"role": "user", "content": "hi"}"#).unwrap();
+/// assert_eq!(t.role, "user");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
     /// `system`, `user` or `assistant`.
@@ -108,6 +113,12 @@ pub struct Turn {
 }
 
 /// A function declaration in BFCL's format (`"type": "dict"`, BFCL type names).
+///
+/// ```
+/// let f: slm_eval::bfcl::Function = serde_json::from_str(
+///     r#"{"name": "f", "parameters": {"type": "dict", "properties": {}, "required": []}}"#).unwrap();
+/// assert_eq!(f.description, "");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Function {
     /// The function name (may contain dots).
@@ -165,6 +176,12 @@ fn standard_schema(value: &Value) -> Value {
 }
 
 /// One BFCL entry.
+///
+/// ```
+/// let e: slm_eval::bfcl::Entry = serde_json::from_str(
+///     r#"{"id": "multiple_0", "question": [[{"role": "user", "content": "q"}]], "function": []}"#).unwrap();
+/// assert_eq!(slm_eval::bfcl::Category::from_id(&e.id), Some(slm_eval::bfcl::Category::Multiple));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// E.g. `simple_python_0`.
@@ -204,9 +221,21 @@ impl Entry {
 }
 
 /// Acceptable values per parameter of one expected call: `{fn_name: {param: [values...]}}`.
+///
+/// ```
+/// let call: slm_eval::bfcl::ExpectedCall =
+///     serde_json::from_str(r#"{"area": {"radius": [3, 3.0], "unit": ["", "cm"]}}"#).unwrap();
+/// assert!(call.contains_key("area"));
+/// ```
 pub type ExpectedCall = Map<String, Value>;
 
 /// One answer-key row.
+///
+/// ```
+/// let a: slm_eval::bfcl::Answer = serde_json::from_str(
+///     r#"{"id": "simple_python_0", "ground_truth": [{"f": {"x": [1]}}]}"#).unwrap();
+/// assert_eq!(a.ground_truth.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
     /// The entry id.
@@ -216,6 +245,14 @@ pub struct Answer {
 }
 
 /// A category's entries with their answer keys (irrelevance has none).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("BFCL_v4_irrelevance.json"),
+///     r#"{"id": "irrelevance_0", "question": [[{"role": "user", "content": "Hi"}]], "function": []}"#).unwrap();
+/// let suite = slm_eval::bfcl::Suite::load(dir.path(), slm_eval::bfcl::Category::Irrelevance).unwrap();
+/// assert_eq!(suite.entries.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suite {
     /// The category.

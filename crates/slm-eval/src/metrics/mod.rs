@@ -22,22 +22,58 @@ pub use toolcall::{match_calls, score_toolcall};
 /// Stable metric names, as they appear in reports.
 pub mod names {
     /// Structured: the answer parses as JSON.
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::JSON_VALID.is_empty());
+    /// ```
     pub const JSON_VALID: &str = "json_valid";
     /// Structured: the answer validates against the case's JSON schema (cases with a schema).
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::SCHEMA_VALID.is_empty());
+    /// ```
     pub const SCHEMA_VALID: &str = "schema_valid";
     /// Structured: the answer equals the reference as canonical JSON.
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::EXACT_MATCH.is_empty());
+    /// ```
     pub const EXACT_MATCH: &str = "exact_match";
     /// Tool-call: the answer is made only of well-formed tool calls (`slm_core::wire`).
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::WRAPPER_VALID.is_empty());
+    /// ```
     pub const WRAPPER_VALID: &str = "wrapper_valid";
     /// Both tracks: the called tool names equal the reference's (as a multiset).
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::TOOL_NAME_ACCURACY.is_empty());
+    /// ```
     pub const TOOL_NAME_ACCURACY: &str = "tool_name_accuracy";
     /// Both tracks: the arguments equal the reference's as canonical JSON (every call).
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::ARGS_EXACT_MATCH.is_empty());
+    /// ```
     pub const ARGS_EXACT_MATCH: &str = "args_exact_match";
     /// Micro precision over flattened argument key paths.
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::ARGS_PRECISION.is_empty());
+    /// ```
     pub const ARGS_PRECISION: &str = "args_precision";
     /// Micro recall over flattened argument key paths.
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::ARGS_RECALL.is_empty());
+    /// ```
     pub const ARGS_RECALL: &str = "args_recall";
     /// Micro F1 over flattened argument key paths.
+    ///
+    /// ```
+    /// assert!(!slm_eval::metrics::names::ARGS_F1.is_empty());
+    /// ```
     pub const ARGS_F1: &str = "args_f1";
 }
 
@@ -215,6 +251,12 @@ impl CaseScore {
 }
 
 /// A reference answer, parsed once per case.
+///
+/// ```
+/// use slm_eval::{Case, Track, metrics::Reference};
+/// let r = Reference::parse(Track::Toolcall, &Case::new("p", r#"<tool_call name="f">{}</tool_call>"#)).unwrap();
+/// assert!(matches!(r, Reference::Toolcall(calls) if calls[0].name == "f"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reference {
     /// The JSON value of a structured reference.
