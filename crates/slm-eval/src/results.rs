@@ -27,6 +27,9 @@ pub struct CaseResult {
     pub case_id: String,
     /// Id of the model that answered.
     pub model: String,
+    /// [`crate::RunConfig::fingerprint`] of the run that produced the row (checked on resume).
+    #[serde(default)]
+    pub config_id: String,
     /// The answer as text (native tool calls rendered as `<tool_call>` wrappers).
     pub prediction: String,
     /// The error, when the model failed (the case then scores as failed).
@@ -65,6 +68,7 @@ impl CaseResult {
             index: 0,
             case_id: "0123456789abcdef".into(),
             model: "phi-4-mini".into(),
+            config_id: String::new(),
             prediction: "{}".into(),
             error: None,
             finish_reason: Some(FinishReason::Stop),

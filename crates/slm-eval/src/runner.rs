@@ -68,6 +68,27 @@ impl RunConfig {
         }
     }
 
+    /// A short fingerprint of what decides the answers (track, options, constraints, system
+    /// prompt): a results file is only resumed by a run with the same fingerprint.
+    ///
+    /// ```
+    /// let a = slm_eval::RunConfig::new(slm_eval::Track::Structured);
+    /// let mut b = a.clone();
+    /// b.concurrency = 8; // does not change answers
+    /// assert_eq!(a.fingerprint(), b.fingerprint());
+    /// b.constrained = true;
+    /// assert_ne!(a.fingerprint(), b.fingerprint());
+    /// ```
+    pub fn fingerprint(&self) -> String {
+        let key = serde_json::json!([
+            self.track,
+            self.options,
+            self.constrained,
+            self.system_prompt
+        ]);
+        crate::data::sha256_hex(key.to_string().as_bytes())[..16].to_string()
+    }
+
     /// The request sent for a case.
     ///
     /// ```
@@ -209,6 +230,16 @@ impl Runner {
                 None => None,
             };
             let mut done = file.as_ref().map(|f| f.done().clone()).unwrap_or_default();
+            let config_id = self.config.fingerprint();
+            if let (Some(path), Some(row)) = (results, done.values().find(|r| r.config_id != config_id)) {
+                return Err(crate::EvalError::ResultsMismatch {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "case {} was run with other options (track, sampling, constraints or system prompt)",
+                        row.index
+                    ),
+                });
+            }
             if self.config.retry_errors {
                 done.retain(|_, row| row.error.is_none());
             }
@@ -285,6 +316,7 @@ impl Runner {
                 index,
                 case_id: case.fingerprint(),
                 model: model.id().to_string(),
+                config_id: self.config.fingerprint(),
                 prediction: String::new(),
                 error: None,
                 finish_reason: None,
