@@ -334,7 +334,7 @@ impl Runner {
                     row.prediction = prediction_text(&response);
                     row.finish_reason = Some(response.finish_reason);
                     row.usage = response.usage;
-                    row.cost = self.config.costs.response_cost(&response);
+                    row.cost = case_cost(&self.config.costs, model.id(), &response);
                     row.model_timings = response.timings;
                 }
                 Err(e) => {
@@ -355,6 +355,20 @@ impl Runner {
         .instrument(span)
         .await
     }
+}
+
+/// The cost of one answer. A single model's answer is priced by the model's id (servers often
+/// report a dated model name in `response.model`), falling back to the reported name; a
+/// composition's answer is the sum over its stages.
+fn case_cost(costs: &CostModel, model_id: &str, response: &ChatResponse) -> f64 {
+    if !response.stages.is_empty() {
+        return costs.response_cost(response);
+    }
+    costs
+        .price_of(model_id)
+        .or_else(|| costs.price_of(&response.model))
+        .map(|p| p.cost(response.usage, response.timings.total))
+        .unwrap_or(0.0)
 }
 
 /// Streams the answer, noting when the first token arrived.

@@ -87,13 +87,14 @@ pub struct EvalArgs {
     /// Layers of llamacpp models offloaded to the GPU (GPU builds).
     #[arg(long = "gpu-layers", default_value_t = 0)]
     pub gpu_layers: u32,
-    /// Price per million prompt and completion tokens, e.g. 2.5,10 (applies to every model id
-    /// of the run).
-    #[arg(long, value_parser = parse_pair)]
-    pub price: Option<(f64, f64)>,
-    /// Energy price for local models: watts while generating and price per kWh, e.g. 300,0.30.
-    #[arg(long, value_parser = parse_pair)]
-    pub energy: Option<(f64, f64)>,
+    /// Price per million prompt and completion tokens, e.g. 2.5,10 for every model, or
+    /// azure=2.5,10 for the model with that label or id. Repeatable.
+    #[arg(long, value_parser = parse_priced)]
+    pub price: Vec<Priced>,
+    /// Energy price: watts while generating and price per kWh, e.g. 300,0.30, or
+    /// phi-4-mini=300,0.30 for one model. Repeatable.
+    #[arg(long, value_parser = parse_priced)]
+    pub energy: Vec<Priced>,
     /// Rerun cases whose stored result is an error.
     #[arg(long = "retry-errors")]
     pub retry_errors: bool,
@@ -115,6 +116,30 @@ impl EvalArgs {
                 .join(format!("{}.jsonl", self.split))
         })
     }
+}
+
+/// A pair of numbers, for every model or for the model with a label or id.
+#[derive(Debug, Clone)]
+pub struct Priced {
+    pub model: Option<String>,
+    pub values: (f64, f64),
+}
+
+impl Priced {
+    pub fn applies_to(&self, label: &str, id: &str) -> bool {
+        self.model.as_deref().is_none_or(|m| m == label || m == id)
+    }
+}
+
+fn parse_priced(text: &str) -> Result<Priced, String> {
+    let (model, numbers) = match text.split_once('=') {
+        Some((model, numbers)) => (Some(model.trim().to_string()), numbers),
+        None => (None, text),
+    };
+    Ok(Priced {
+        model,
+        values: parse_pair(numbers)?,
+    })
 }
 
 fn parse_pair(text: &str) -> Result<(f64, f64), String> {

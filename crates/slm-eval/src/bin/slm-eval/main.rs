@@ -58,7 +58,8 @@ fn prepare(args: PrepareArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn run_config(eval: &EvalArgs, model_ids: &[&str]) -> RunConfig {
+/// The run configuration; `models` are the (label, id) pairs the prices may name.
+fn run_config(eval: &EvalArgs, models: &[(String, String)]) -> RunConfig {
     let mut config = RunConfig::new(eval.track);
     config.options.max_tokens = Some(eval.max_tokens);
     config.options.temperature = Some(eval.temperature);
@@ -66,16 +67,15 @@ fn run_config(eval: &EvalArgs, model_ids: &[&str]) -> RunConfig {
     config.constrained = eval.constrained;
     config.retry_errors = eval.retry_errors;
     let mut costs = CostModel::new();
-    for id in model_ids {
+    for (label, id) in models {
         let mut price = Price::default();
-        if let Some((input, output)) = eval.price {
-            price = Price::per_million(input, output);
+        for p in eval.price.iter().filter(|p| p.applies_to(label, id)) {
+            (price.input_per_million, price.output_per_million) = p.values;
         }
-        if let Some((watts, per_kwh)) = eval.energy {
-            price.watts = watts;
-            price.per_kwh = per_kwh;
+        for e in eval.energy.iter().filter(|e| e.applies_to(label, id)) {
+            (price.watts, price.per_kwh) = e.values;
         }
-        costs = costs.price(*id, price);
+        costs = costs.price(id.clone(), price);
     }
     config.costs = costs;
     config
@@ -94,7 +94,7 @@ async fn run(args: RunArgs) -> Result<u8> {
         .await
         .with_context(|| format!("building model {}", args.model))?;
     let model = built.model;
-    let mut config = run_config(&args.eval, &[model.id()]);
+    let mut config = run_config(&args.eval, &[(args.model.label(), model.id().to_string())]);
     config.concurrency = built.concurrency;
     config.progress = !args.no_progress;
     let out = args.out.clone().unwrap_or_else(|| {
@@ -180,7 +180,10 @@ async fn live(args: LiveArgs) -> Result<u8> {
             .with_context(|| format!("building model {spec}"))?;
         built.push((spec, model));
     }
-    let ids: Vec<&str> = built.iter().map(|(_, m)| m.model.id()).collect();
+    let ids: Vec<(String, String)> = built
+        .iter()
+        .map(|(spec, m)| (spec.label(), m.model.id().to_string()))
+        .collect();
     let config = run_config(&args.eval, &ids);
     let lanes: Vec<LiveModel<'_>> = built
         .iter()
