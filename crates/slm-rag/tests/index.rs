@@ -44,6 +44,7 @@ fn empty_and_stopword_only_queries_return_nothing() {
     assert!(index.search("!!! ???", 10).is_empty());
     assert!(index.search("the of and a to", 10).is_empty());
     assert!(index.search("cat", 0).is_empty());
+    assert_eq!(index.search("cat dog", usize::MAX).len(), 2);
     assert_eq!(index.search("the cat", 10).len(), 1);
 }
 

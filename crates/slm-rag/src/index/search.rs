@@ -298,7 +298,7 @@ impl TopK {
 
     fn push(&mut self, score: f32, slot: Slot) {
         self.buffer.push((score, slot));
-        if self.buffer.len() >= 2 * self.k.max(32) {
+        if self.buffer.len() >= self.k.max(32).saturating_mul(2) {
             self.cut();
         }
     }
