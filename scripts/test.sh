@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 cargo test --release --workspace
+# OTLP span export is an opt-in feature of the slm-eval binary: test it too.
+cargo test --release -p slm-eval --no-default-features --features cli,otlp --test otlp
 bash scripts/run-examples.sh

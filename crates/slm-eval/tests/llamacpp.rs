@@ -92,7 +92,6 @@ fn run_on_a_generated_gguf_model() {
 }
 
 #[test]
-#[ignore = "needs constrained decoding in slm-llamacpp (passes against its uncommitted work of today; remove once committed)"]
 fn constrained_decoding_gives_schema_valid_json_even_from_random_weights() {
     let dir = tempfile::tempdir().unwrap();
     // A schema whose language is finite (an enum, a boolean), so even random weights must
