@@ -7,7 +7,7 @@
 # ../shared/data/scifact). Runs bm25s (scripts/bm25s_scifact.py), then slm-rag and tantivy
 # (crates/slm-rag/examples/scifact.rs), three times each, interleaved, and prints the medians
 # over the rounds and the ratios. With --criterion it then runs the criterion benchmarks
-# (cargo bench -p slm-rag --bench scifact).
+# (cargo bench -p slm-rag --bench scifact). Raw JSON of each round stays in target/bench-rag.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=20
@@ -20,8 +20,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 export SLM_SCIFACT_DIR="${SLM_SCIFACT_DIR:-$(pwd)/../shared/data/scifact}"
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+out="${SLM_BENCH_OUT:-target/bench-rag}"
+mkdir -p "$out"
 cargo build --release -p slm-rag --example scifact
 for round in 1 2 3; do
   python3 scripts/bm25s_scifact.py --repeats "$repeats" --json > "$out/bm25s.$round.json"
@@ -54,6 +54,7 @@ s = "slm-rag"
 print()
 print(f"nDCG@10 difference slm-rag - bm25s: {sl[0][s]['ndcg@10'] - bm[0]['ndcg@10']:+.5f} (target |d| <= 0.002)")
 print(f"queries/s slm-rag / bm25s: {m(sl, s, 'single_thread_qps') / b_qps:.2f}x (target >= 3x); vs bm25s with query tokenization: {m(sl, s, 'single_thread_qps') / b_e2e:.2f}x")
+print(f"slm-rag index build: {m(sl, s, 'index_build_ms'):.1f} ms, 1 thread: {m(sl, s, 'index_build_1_thread_ms'):.1f} ms")
 print(f"index time slm-rag / bm25s (tokenize+index): {m(sl, s, 'index_build_ms') / b_idx:.2f}x (target <= 0.5x); 1 thread: {m(sl, s, 'index_build_1_thread_ms') / b_idx:.2f}x; vs bm25s index() alone: {m(sl, s, 'index_build_ms') / b_only:.2f}x")
 print(f"queries/s slm-rag / tantivy: {m(sl, s, 'single_thread_qps') / m(sl, 'tantivy', 'single_thread_qps'):.2f}x; index time slm-rag / tantivy: {m(sl, s, 'index_build_ms') / m(sl, 'tantivy', 'index_build_ms'):.2f}x")
 threads = sorted(sl[0][s]["batch_qps_by_threads"], key=int)
