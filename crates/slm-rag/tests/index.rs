@@ -464,31 +464,96 @@ proptest! {
     #[test]
     fn search_matches_a_brute_force_scorer(texts in corpus(), query in text(), variant in variant()) {
         let index = index_of(&texts, Bm25Params::variant(variant));
-        let analyzer = TextAnalyzer::english();
-        let p = *index.params();
-        let docs: Vec<Vec<String>> = texts.iter().map(|t| analyzer.terms(t)).collect();
-        let n = docs.len() as u32;
-        let avg = index.average_length();
-        let q = analyzer.terms(&query);
-        let mut expected: Vec<(String, f64)> = Vec::new();
-        for (i, d) in docs.iter().enumerate() {
-            if !q.iter().any(|t| d.contains(t)) { continue; }
-            let mut score = 0.0;
-            for t in &q {
-                let df = docs.iter().filter(|d| d.contains(t)).count() as u32;
-                if df == 0 { continue; }
-                let tf = d.iter().filter(|x| *x == t).count() as f64;
-                score += p.idf(df, n) * p.tfc(tf, d.len() as f64, avg);
-            }
-            expected.push((format!("d{i}"), score));
+        let mismatch = compare_with_brute_force(&index, &texts, &query);
+        prop_assert!(mismatch.is_none(), "{:?}", mismatch);
+    }
+}
+
+/// Scores every document with the textbook formula and compares with `search`; returns the
+/// first difference.
+fn compare_with_brute_force(index: &Index, texts: &[String], query: &str) -> Option<String> {
+    let analyzer = TextAnalyzer::english();
+    let p = *index.params();
+    let docs: Vec<Vec<String>> = texts.iter().map(|t| analyzer.terms(t)).collect();
+    let n = docs.len() as u32;
+    let avg = index.average_length();
+    let q = analyzer.terms(query);
+    let mut expected: Vec<(String, f64)> = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        if !q.iter().any(|t| d.contains(t)) {
+            continue;
         }
-        let got = ranking(&index, &query, 100);
-        prop_assert_eq!(got.len(), expected.len());
-        for (id, score) in &got {
-            let want = expected.iter().find(|(e, _)| e == id).map(|(_, s)| *s);
-            prop_assert!(want.is_some(), "{} not expected", id);
-            let want = want.unwrap_or_default();
-            prop_assert!((f64::from(*score) - want).abs() <= 1e-4 * want.abs().max(1.0), "{}: {} vs {}", id, score, want);
+        let mut score = 0.0;
+        for t in &q {
+            let df = docs.iter().filter(|d| d.contains(t)).count() as u32;
+            if df == 0 {
+                continue;
+            }
+            let tf = d.iter().filter(|x| *x == t).count() as f64;
+            score += p.idf(df, n) * p.tfc(tf, d.len() as f64, avg);
+        }
+        expected.push((format!("d{i}"), score));
+    }
+    let got = ranking(index, query, usize::MAX);
+    if got.len() != expected.len() {
+        return Some(format!("{} hits, expected {}", got.len(), expected.len()));
+    }
+    for w in got.windows(2) {
+        if w[0].1 < w[1].1 {
+            return Some(format!("not sorted: {w:?}"));
+        }
+    }
+    for (id, score) in &got {
+        let Some((_, want)) = expected.iter().find(|(e, _)| e == id) else {
+            return Some(format!("{id} not expected"));
+        };
+        if (f64::from(*score) - want).abs() > 1e-4 * want.abs().max(1.0) {
+            return Some(format!("{id}: {score} vs {want}"));
+        }
+    }
+    None
+}
+
+#[test]
+fn sparse_and_dense_queries_match_brute_force_on_a_larger_corpus() {
+    // 600 documents over a skewed vocabulary: rare-word queries touch a few documents (the
+    // touched-list path), common-word queries most of them (the dense scan).
+    let vocabulary: Vec<String> = (0..300).map(|i| format!("w{i}")).collect();
+    let mut state = 7u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let texts: Vec<String> = (0..600)
+        .map(|_| {
+            let len = 3 + next() % 20;
+            (0..len)
+                .map(|_| {
+                    let r = next() % 1000;
+                    let word = if r < 700 { r % 10 } else { 10 + next() % 290 };
+                    vocabulary[word].as_str()
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    for variant in [
+        Bm25Variant::Lucene,
+        Bm25Variant::Robertson,
+        Bm25Variant::Bm25Plus,
+    ] {
+        let index = index_of(&texts, Bm25Params::variant(variant));
+        for query in [
+            "w250",
+            "w123 w299",
+            "w0 w1",
+            "w3 w3 w200",
+            "w5 w6 w7 w8 w9 w150",
+        ] {
+            let mismatch = compare_with_brute_force(&index, &texts, query);
+            assert!(mismatch.is_none(), "{variant:?} {query:?}: {mismatch:?}");
         }
     }
 }
