@@ -70,3 +70,4 @@ pub use model::{LlamaCppModel, ModelInfo};
 pub use options::LoadOptions;
 pub use quantize::{QuantizeOptions, QuantizeReport, QuantizeType, TensorFallback, quantize};
 pub use template::ChatTemplate;
+pub use worker::WorkerStats;

@@ -75,6 +75,9 @@ pub struct ModelInfo {
 #[derive(Debug, Clone)]
 pub struct LlamaCppModel {
     inner: Arc<Inner>,
+    /// This handle's adapter choice: `None` uses the model's default.
+    lora: Option<Option<(usize, f32)>>,
+    id: Arc<str>,
 }
 
 #[derive(Debug)]
@@ -117,6 +120,9 @@ impl LlamaCppModel {
         options.validate()?;
         let header = GgufHeader::read(&path)?;
         header.validate_for_loading(&path)?;
+        for adapter in &options.lora_adapters {
+            GgufHeader::read(adapter)?.validate_lora(adapter)?;
+        }
         let gguf = GgufInfo::from_header(&header);
         let template = template_for(&header, &options)?;
         let id = options.id.clone().unwrap_or_else(|| {
@@ -134,6 +140,8 @@ impl LlamaCppModel {
             options,
         };
         Ok(Self {
+            lora: None,
+            id: id.clone().into(),
             inner: Arc::new(Inner {
                 id,
                 info,
@@ -142,6 +150,53 @@ impl LlamaCppModel {
                 worker: Mutex::new(Some(handle)),
             }),
         })
+    }
+
+    /// A handle to the same model whose requests run with LoRA adapter `index` (from
+    /// [`LoadOptions::lora_adapters`]) at `scale`. Handles share the model: requests with
+    /// different adapters queue for each other, since an adapter applies to the whole context.
+    ///
+    /// ```
+    /// use slm_llamacpp::{LlamaCppModel, LoadOptions};
+    /// use slm_llamacpp::testing::{TestModelSpec, write_test_lora, write_test_model};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (path, lora) = (dir.path().join("m.gguf"), dir.path().join("l.gguf"));
+    /// write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// write_test_lora(&lora, &TestModelSpec::tiny(), 4, 1).unwrap();
+    /// let base = LlamaCppModel::load(&path, LoadOptions::default().with_lora_adapter(&lora)).unwrap();
+    /// let tuned = base.with_lora(0, 1.0).unwrap();
+    /// assert_eq!(slm_core::ChatModel::id(&tuned), "m+lora0@1");
+    /// assert!(base.with_lora(1, 1.0).is_err());
+    /// ```
+    pub fn with_lora(&self, index: usize, scale: f32) -> Result<Self, LlamaCppError> {
+        if index >= self.inner.info.options.lora_adapters.len() || !scale.is_finite() {
+            return Err(LlamaCppError::InvalidOption(format!(
+                "no LoRA adapter {index} (or a non-finite scale)"
+            )));
+        }
+        Ok(Self {
+            inner: self.inner.clone(),
+            lora: Some(Some((index, scale))),
+            id: format!("{}+lora{index}@{scale}", self.inner.id).into(),
+        })
+    }
+
+    /// A handle to the same model whose requests run without any adapter.
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("m.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// assert_eq!(slm_core::ChatModel::id(&model.without_lora()), "m");
+    /// ```
+    pub fn without_lora(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            lora: Some(None),
+            id: self.inner.id.clone().into(),
+        }
     }
 
     /// Facts about the model: file, header summary, context length, vocabulary, threads.
@@ -230,6 +285,24 @@ impl LlamaCppModel {
         answer.await.map_err(|_| LlamaCppError::WorkerStopped)
     }
 
+    /// The worker's counters: requests, decode calls, prompt tokens decoded or copied from a
+    /// shared prefix, tokens generated.
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("m.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(model.stats()).unwrap().requests, 0);
+    /// ```
+    pub async fn stats(&self) -> Result<crate::WorkerStats, LlamaCppError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Stats(reply))?;
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)
+    }
+
     /// Tokens the request's prompt takes.
     ///
     /// ```
@@ -260,8 +333,65 @@ impl LlamaCppModel {
             .map_err(|_| LlamaCppError::WorkerStopped)
     }
 
+    /// Answers several requests together. Up to [`LoadOptions::max_sequences`] run in the same
+    /// `llama_decode` batches, and a prompt prefix they share is decoded once and copied in the
+    /// KV cache. Answers come back in request order; one failing request fails only itself.
+    ///
+    /// ```
+    /// use slm_core::{ChatRequest, GenerationOptions};
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("m.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default().with_max_sequences(4)).unwrap();
+    /// let ask = |q: &str| ChatRequest::builder().user(q)
+    ///     .options(GenerationOptions::deterministic().with_max_tokens(8)).build();
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// let answers = rt.block_on(model.chat_batch(vec![ask("a"), ask("b"), ChatRequest::default()]));
+    /// assert!(answers[0].is_ok() && answers[1].is_ok());
+    /// assert!(answers[2].is_err()); // no messages
+    /// ```
+    pub async fn chat_batch(
+        &self,
+        requests: Vec<ChatRequest>,
+    ) -> Vec<slm_core::Result<ChatResponse>> {
+        let mut jobs = Vec::new();
+        let mut receivers = Vec::new();
+        for request in requests {
+            match self.prepare(request) {
+                Ok((job, receiver)) => {
+                    jobs.push(job);
+                    receivers.push(Ok(receiver));
+                }
+                Err(e) => receivers.push(Err(e)),
+            }
+        }
+        let sent = self.send(Command::GenerateBatch(jobs));
+        let answers = receivers.into_iter().map(|receiver| {
+            let sent = sent.clone();
+            async move {
+                sent?;
+                let mut events = receiver?;
+                while let Some(event) = events.recv().await {
+                    if let ChatEvent::Done(response) = event? {
+                        return Ok(*response);
+                    }
+                }
+                Err(LlamaCppError::WorkerStopped.into())
+            }
+        });
+        futures::future::join_all(answers).await
+    }
+
     /// Validates and renders a request, queues it, and returns the channel its events come on.
     fn submit(&self, request: ChatRequest) -> Result<worker::EventReceiver, LlamaCppError> {
+        let (job, receiver) = self.prepare(request)?;
+        self.send(Command::Generate(Box::new(job)))?;
+        Ok(receiver)
+    }
+
+    /// Validates and renders a request into a job for the worker.
+    fn prepare(&self, request: ChatRequest) -> Result<(Job, worker::EventReceiver), LlamaCppError> {
         let started = Instant::now();
         if request.messages.is_empty() {
             return Err(LlamaCppError::InvalidRequest("no messages".into()));
@@ -271,17 +401,18 @@ impl LlamaCppModel {
         let prompt = self.render_prompt(&request)?;
         let (events, receiver) = mpsc::unbounded_channel();
         let queued = Instant::now();
-        self.send(Command::Generate(Box::new(Job {
+        let job = Job {
             prompt,
             options: request.options,
             constraint,
             tool_calls,
+            lora: self.lora.unwrap_or(self.inner.info.options.lora),
             started,
             prep: queued - started,
             queued,
             events,
-        })))?;
-        Ok(receiver)
+        };
+        Ok((job, receiver))
     }
 }
 
@@ -359,7 +490,7 @@ fn template_for(header: &GgufHeader, options: &LoadOptions) -> Result<ChatTempla
 #[async_trait]
 impl ChatModel for LlamaCppModel {
     fn id(&self) -> &str {
-        &self.inner.id
+        &self.id
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -38,6 +38,12 @@ pub struct LoadOptions {
     /// The compiler of JSON schemas into token masks.
     #[serde(default)]
     pub schema_backend: crate::SchemaBackend,
+    /// LoRA adapters (GGUF) loaded with the model; they are referred to by their index here.
+    #[serde(default)]
+    pub lora_adapters: Vec<std::path::PathBuf>,
+    /// The adapter and scale applied to every request of the model by default.
+    #[serde(default)]
+    pub lora: Option<(usize, f32)>,
 }
 
 impl Default for LoadOptions {
@@ -55,6 +61,8 @@ impl Default for LoadOptions {
             chat_template: None,
             id: None,
             schema_backend: crate::SchemaBackend::Llguidance,
+            lora_adapters: Vec::new(),
+            lora: None,
         }
     }
 }
@@ -153,6 +161,28 @@ impl LoadOptions {
         self
     }
 
+    /// Loads a LoRA adapter with the model; its index is the number of adapters added before.
+    ///
+    /// ```
+    /// let o = slm_llamacpp::LoadOptions::default().with_lora_adapter("style.gguf");
+    /// assert_eq!(o.lora_adapters.len(), 1);
+    /// ```
+    pub fn with_lora_adapter(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.lora_adapters.push(path.into());
+        self
+    }
+
+    /// Applies adapter `index` with `scale` to every request by default.
+    ///
+    /// ```
+    /// let o = slm_llamacpp::LoadOptions::default().with_lora_adapter("a.gguf").with_lora(0, 0.5);
+    /// assert_eq!(o.lora, Some((0, 0.5)));
+    /// ```
+    pub fn with_lora(mut self, index: usize, scale: f32) -> Self {
+        self.lora = Some((index, scale));
+        self
+    }
+
     /// Threads used for generation: the option, or the number of physical cores.
     ///
     /// ```
@@ -176,6 +206,11 @@ impl LoadOptions {
         }
         if !(1..=256).contains(&self.max_sequences) {
             return bad("max_sequences must be between 1 and 256");
+        }
+        if let Some((index, scale)) = self.lora
+            && (index >= self.lora_adapters.len() || !scale.is_finite())
+        {
+            return bad("lora must name a loaded adapter with a finite scale");
         }
         Ok(())
     }

@@ -413,6 +413,89 @@ pub fn write_test_model(path: &Path, spec: &TestModelSpec) -> Result<(), LlamaCp
     writer.finish()
 }
 
+/// The matrices a test LoRA adapter changes, in every block.
+pub const LORA_TARGETS: [&str; 7] = [
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_gate",
+    "ffn_down",
+    "ffn_up",
+];
+
+/// Writes a random LoRA adapter (GGUF, as llama.cpp's `convert_lora_to_gguf.py` writes them) for
+/// models written from `base`: a rank-`rank` update `B·A` of every matrix in [`LORA_TARGETS`],
+/// strong enough to change greedy output. The update is scaled by `alpha / rank` and by the
+/// scale it is applied with.
+///
+/// ```
+/// use slm_llamacpp::testing::{TestModelSpec, write_test_lora};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("adapter.gguf");
+/// write_test_lora(&path, &TestModelSpec::tiny(), 4, 7).unwrap();
+/// let header = slm_llamacpp::gguf::GgufHeader::read(&path).unwrap();
+/// assert_eq!(header.get_str("adapter.type"), Some("lora"));
+/// assert_eq!(header.tensors.len(), 2 * 7 * 2);
+/// ```
+pub fn write_test_lora(
+    path: &Path,
+    base: &TestModelSpec,
+    rank: u32,
+    seed: u64,
+) -> Result<(), LlamaCppError> {
+    base.validate()?;
+    if rank == 0 {
+        return Err(LlamaCppError::InvalidOption(
+            "LoRA rank must be positive".into(),
+        ));
+    }
+    let shapes: Vec<(String, Vec<u64>)> = base
+        .tensor_shapes()
+        .into_iter()
+        .filter(|(name, _)| {
+            LORA_TARGETS
+                .iter()
+                .any(|t| name.ends_with(&format!(".{t}.weight")))
+        })
+        .collect();
+    let r = u64::from(rank);
+    let mut tensors = Vec::new();
+    for (name, dims) in &shapes {
+        tensors.push((format!("{name}.lora_a"), vec![dims[0], r], GgmlType::F32));
+        tensors.push((format!("{name}.lora_b"), vec![r, dims[1]], GgmlType::F32));
+    }
+    let metadata = vec![
+        ("general.architecture".into(), "llama".into()),
+        ("general.type".into(), "adapter".into()),
+        ("general.name".into(), format!("{}-lora", base.name).into()),
+        ("adapter.type".into(), "lora".into()),
+        ("adapter.lora.alpha".into(), GgufValue::F32(rank as f32)),
+    ];
+    let mut writer = GgufWriter::create(path, metadata, tensors)?;
+    let mut rng = SplitMix64::new(seed);
+    for (_, dims) in &shapes {
+        // A: unit-variance projections to rank dims; B: large enough to move every layer.
+        let a_scale = (3.0 / dims[0] as f32).sqrt();
+        write_random(
+            &mut writer,
+            &mut rng,
+            (dims[0] * r) as usize,
+            a_scale,
+            TestWeightType::F32,
+        )?;
+        let b_scale = 2.0 * (3.0 / r as f32).sqrt();
+        write_random(
+            &mut writer,
+            &mut rng,
+            (r * dims[1]) as usize,
+            b_scale,
+            TestWeightType::F32,
+        )?;
+    }
+    writer.finish()
+}
+
 pub(crate) fn write_random(
     writer: &mut GgufWriter,
     rng: &mut SplitMix64,

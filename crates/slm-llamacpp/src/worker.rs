@@ -6,6 +6,7 @@
 //! it), decodes, then samples each sequence's next token with its own sampler. With
 //! `max_sequences = 1` this is exactly llama.cpp's plain generation loop.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use slm_core::{ChatEvent, ChatResponse, FinishReason, GenerationOptions, Message, Timings, Usage};
@@ -35,6 +36,10 @@ pub(crate) type EventReceiver = mpsc::UnboundedReceiver<Result<ChatEvent, slm_co
 pub(crate) enum Command {
     /// Generate an answer.
     Generate(Box<Job>),
+    /// Generate several answers, admitted together so shared prompt prefixes are decoded once.
+    GenerateBatch(Vec<Job>),
+    /// Report the worker's counters.
+    Stats(oneshot::Sender<WorkerStats>),
     /// Count the tokens of a text (as a prompt: special tokens parsed).
     CountTokens {
         text: String,
@@ -50,12 +55,35 @@ pub(crate) struct Job {
     pub(crate) constraint: Option<ConstraintSpec>,
     /// Look for tool calls in the output: `Some(true)` when a call is forced.
     pub(crate) tool_calls: Option<bool>,
+    /// The LoRA adapter (index, scale) to run with.
+    pub(crate) lora: Option<(usize, f32)>,
     /// When the caller called `chat`.
     pub(crate) started: Instant,
     /// Time spent preparing before the job was queued (template rendering).
     pub(crate) prep: Duration,
     pub(crate) queued: Instant,
     pub(crate) events: EventSender,
+}
+
+/// Counters of a model's worker since it was loaded.
+///
+/// ```
+/// let s = slm_llamacpp::WorkerStats::default();
+/// assert_eq!(s.prompt_tokens_copied, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorkerStats {
+    /// Requests started.
+    pub requests: u64,
+    /// `llama_decode` calls.
+    pub decode_calls: u64,
+    /// Prompt tokens decoded.
+    pub prompt_tokens_decoded: u64,
+    /// Prompt tokens whose keys and values were copied from another sequence with the same
+    /// prefix instead of being decoded.
+    pub prompt_tokens_copied: u64,
+    /// Tokens sampled.
+    pub tokens_generated: u64,
 }
 
 /// What the worker reports once the model is loaded.
@@ -98,13 +126,27 @@ fn run(
     ready: std::sync::mpsc::SyncSender<Result<Loaded, LlamaCppError>>,
 ) {
     let loaded = load(&path, &options);
-    let (model, mut params) = match loaded {
+    let (mut model, mut params) = match loaded {
         Ok(v) => v,
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
     };
+    let mut adapters = Vec::new();
+    for path in &options.lora_adapters {
+        match model.lora_adapter_init(path) {
+            Ok(adapter) => adapters.push(adapter),
+            Err(e) => {
+                let _ = ready.send(Err(LlamaCppError::Lora(format!(
+                    "llama.cpp could not load {}: {e}",
+                    path.display()
+                ))));
+                return;
+            }
+        }
+    }
+    let model = model;
     let n_seq = options.max_sequences;
     let per_seq = context_length(&model, &options);
     params = params.with_n_ctx(NonZeroU32::new(per_seq * n_seq));
@@ -144,6 +186,10 @@ fn run(
         active: Vec::new(),
         compiler: Compiler::default(),
         schema_backend: options.schema_backend,
+        adapters,
+        stats: WorkerStats::default(),
+        current_lora: None,
+        deferred: VecDeque::new(),
     };
     worker.serve(&commands);
 }
@@ -183,6 +229,9 @@ fn load(
     Ok((model, params))
 }
 
+/// Shorter shared prefixes are not worth a cache copy.
+const MIN_SHARED_PREFIX: usize = 16;
+
 /// Why a sequence ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -198,6 +247,10 @@ struct Sequence {
     prompt: Vec<LlamaToken>,
     /// Prompt tokens already sent to `llama_decode`.
     n_prompt_sent: usize,
+    /// Prompt tokens whose decode finished (their keys and values are in the cache).
+    n_prompt_decoded: usize,
+    /// Waiting for another sequence to decode a shared prefix: (its id, prefix length).
+    prefix_from: Option<(i32, usize)>,
     /// Position of the next token in this sequence.
     pos: i32,
     /// The sampled token that must be decoded next.
@@ -232,14 +285,22 @@ struct Worker<'m> {
     active: Vec<Sequence>,
     compiler: Compiler,
     schema_backend: SchemaBackend,
+    adapters: Vec<LlamaLoraAdapter>,
+    stats: WorkerStats,
+    /// The adapter set on the context now. LoRA applies to a whole context, so sequences run
+    /// together only when they want the same adapter.
+    current_lora: Option<(usize, f32)>,
+    /// Jobs waiting for the running ones to finish because they want another adapter.
+    deferred: VecDeque<Job>,
 }
 
 impl Worker<'_> {
     fn serve(&mut self, commands: &Receiver<Command>) {
         loop {
+            self.admit_deferred();
             // Admit new work: block when idle, otherwise only take what is already waiting.
             while !self.free_seq_ids.is_empty() {
-                let command = if self.active.is_empty() {
+                let command = if self.active.is_empty() && self.deferred.is_empty() {
                     match commands.recv() {
                         Ok(c) => c,
                         Err(_) => return,
@@ -263,6 +324,14 @@ impl Worker<'_> {
     fn handle(&mut self, command: Command) {
         match command {
             Command::Generate(job) => self.admit(*job),
+            Command::GenerateBatch(jobs) => {
+                for job in jobs {
+                    self.admit(job);
+                }
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(self.stats);
+            }
             Command::CountTokens { text, reply } => {
                 let _ = reply.send(self.tokenize(&text).len());
             }
@@ -291,8 +360,60 @@ impl Worker<'_> {
         Ok(tokens)
     }
 
-    /// Starts answering a job, or answers it with an error.
+    /// Deferred jobs start, in order, once they can share the context's adapter.
+    fn admit_deferred(&mut self) {
+        while !self.free_seq_ids.is_empty()
+            && let Some(front) = self.deferred.front()
+            && (self.active.is_empty() || front.lora == self.current_lora)
+        {
+            let job = self.deferred.pop_front().expect("front exists");
+            self.start(job);
+        }
+    }
+
+    /// Starts a job, or defers it while sequences with another adapter run.
     fn admit(&mut self, job: Job) {
+        let other_adapter = job.lora != self.current_lora && !self.active.is_empty();
+        if !self.deferred.is_empty() || self.free_seq_ids.is_empty() || other_adapter {
+            self.deferred.push_back(job);
+            return;
+        }
+        self.start(job);
+    }
+
+    /// Sets the context's LoRA adapter.
+    fn use_lora(&mut self, lora: Option<(usize, f32)>) -> Result<(), LlamaCppError> {
+        if lora == self.current_lora {
+            return Ok(());
+        }
+        match lora {
+            None => {
+                if let Some(any) = self.adapters.first_mut() {
+                    self.ctx
+                        .lora_adapter_remove(any)
+                        .map_err(|e| LlamaCppError::Lora(e.to_string()))?;
+                }
+            }
+            Some((index, scale)) => {
+                let adapter = self.adapters.get_mut(index).ok_or_else(|| {
+                    LlamaCppError::InvalidRequest(format!("no LoRA adapter {index}"))
+                })?;
+                self.ctx
+                    .lora_adapter_set(adapter, scale)
+                    .map_err(|e| LlamaCppError::Lora(e.to_string()))?;
+            }
+        }
+        self.current_lora = lora;
+        Ok(())
+    }
+
+    /// Starts answering a job, or answers it with an error.
+    fn start(&mut self, job: Job) {
+        self.stats.requests += 1;
+        if let Err(e) = self.use_lora(job.lora) {
+            let _ = job.events.send(Err(e.into()));
+            return;
+        }
         let admitted = Instant::now();
         let prompt = match self.prompt_tokens(&job.prompt) {
             Ok(tokens) => tokens,
@@ -324,8 +445,10 @@ impl Worker<'_> {
         let prep = job.prep + admitted.elapsed();
         self.active.push(Sequence {
             seq_id,
-            prompt,
             n_prompt_sent: 0,
+            n_prompt_decoded: 0,
+            prefix_from: self.shared_prefix_source(&prompt),
+            prompt,
             pos: 0,
             next_token: None,
             sampler,
@@ -366,12 +489,20 @@ impl Worker<'_> {
                 budget -= 1;
             }
         }
+        // A sequence whose prefix others wait for decodes exactly up to that prefix first, so
+        // the copies get the same cache layout as decoding the prompt alone would.
+        let waits: Vec<(i32, usize)> = self.active.iter().filter_map(|s| s.prefix_from).collect();
         for (i, seq) in self.active.iter_mut().enumerate() {
             let left = seq.prompt.len() - seq.n_prompt_sent;
-            if left == 0 || budget == 0 || seq.logits_index.is_some() {
+            if left == 0 || budget == 0 || seq.logits_index.is_some() || seq.prefix_from.is_some() {
                 continue;
             }
-            let take = left.min(budget);
+            let barrier = waits
+                .iter()
+                .filter(|&&(source, n)| source == seq.seq_id && n > seq.n_prompt_sent)
+                .map(|&(_, n)| n - seq.n_prompt_sent)
+                .min();
+            let take = left.min(budget).min(barrier.unwrap_or(usize::MAX));
             for k in 0..take {
                 let at = seq.n_prompt_sent + k;
                 let last = at + 1 == seq.prompt.len();
@@ -409,9 +540,17 @@ impl Worker<'_> {
             }
             return;
         }
+        self.stats.decode_calls += 1;
         for &i in &reading_prompt {
             self.active[i].prompt_eval += elapsed;
         }
+        for seq in &self.active {
+            self.stats.prompt_tokens_decoded += (seq.n_prompt_sent - seq.n_prompt_decoded) as u64;
+        }
+        for seq in &mut self.active {
+            seq.n_prompt_decoded = seq.n_prompt_sent;
+        }
+        self.copy_shared_prefixes();
         let mut finished = Vec::new();
         for i in 0..self.active.len() {
             let Some(index) = self.active[i].logits_index else {
@@ -481,6 +620,7 @@ impl Worker<'_> {
         seq.first_token_at.get_or_insert(now);
         seq.last_token_at = Some(now);
         seq.n_sampled += 1;
+        self.stats.tokens_generated += 1;
         if vocab.is_eog(token) {
             return Some(End::Eog);
         }
@@ -527,6 +667,67 @@ impl Worker<'_> {
             .ctx
             .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
         self.free_seq_ids.push(seq.seq_id);
+    }
+
+    /// An active sequence whose prompt starts like `prompt` (at least [`MIN_SHARED_PREFIX`]
+    /// tokens, leaving the last token to decode): its cached keys and values are copied instead
+    /// of decoding the prefix again. Returns its id and the shared length.
+    fn shared_prefix_source(&self, prompt: &[LlamaToken]) -> Option<(i32, usize)> {
+        self.active
+            .iter()
+            .filter(|s| s.prefix_from.is_none())
+            .map(|s| {
+                let common = s
+                    .prompt
+                    .iter()
+                    .zip(prompt)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                (s.seq_id, common.min(prompt.len() - 1))
+            })
+            .filter(|&(_, n)| n >= MIN_SHARED_PREFIX)
+            .max_by_key(|&(_, n)| n)
+    }
+
+    /// Copies shared prefixes whose source has decoded them (the source may finish right after,
+    /// so this runs straight after each decode).
+    fn copy_shared_prefixes(&mut self) {
+        for i in 0..self.active.len() {
+            let Some((source, n)) = self.active[i].prefix_from else {
+                continue;
+            };
+            let ready = self
+                .active
+                .iter()
+                .find(|s| s.seq_id == source)
+                .map(|s| s.n_prompt_decoded >= n);
+            match ready {
+                Some(true) => {
+                    let target = self.active[i].seq_id;
+                    // Each sequence has its own KV stream (kv_unified = false), and llama.cpp
+                    // copies streams only whole: copy it, then cut it back to the prefix.
+                    let copied = self
+                        .ctx
+                        .copy_kv_cache_seq(source, target, None, None)
+                        .and_then(|()| {
+                            self.ctx
+                                .clear_kv_cache_seq(Some(target as u32), Some(n as u32), None)
+                                .map(|_| ())
+                        });
+                    let seq = &mut self.active[i];
+                    seq.prefix_from = None;
+                    if copied.is_ok() {
+                        self.stats.prompt_tokens_copied += n as u64;
+                        seq.n_prompt_sent = n;
+                        seq.n_prompt_decoded = n;
+                        seq.pos = n as i32;
+                    }
+                }
+                Some(false) => {}
+                // The source is gone: decode the whole prompt.
+                None => self.active[i].prefix_from = None,
+            }
+        }
     }
 
     /// Ends a sequence with an error.

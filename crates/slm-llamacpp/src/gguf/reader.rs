@@ -272,6 +272,44 @@ impl GgufHeader {
 }
 
 impl GgufHeader {
+    /// Checks that the file is a LoRA adapter llama.cpp can read: `general.type = adapter`,
+    /// `adapter.type = lora`, an alpha, and `*.lora_a`/`*.lora_b` matrix pairs.
+    ///
+    /// ```
+    /// use slm_llamacpp::gguf::GgufHeader;
+    /// use slm_llamacpp::testing::{TestModelSpec, write_test_lora, write_test_model};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (model, lora) = (dir.path().join("m.gguf"), dir.path().join("l.gguf"));
+    /// write_test_model(&model, &TestModelSpec::tiny()).unwrap();
+    /// write_test_lora(&lora, &TestModelSpec::tiny(), 2, 1).unwrap();
+    /// assert!(GgufHeader::read(&lora).unwrap().validate_lora(&lora).is_ok());
+    /// assert!(GgufHeader::read(&model).unwrap().validate_lora(&model).is_err());
+    /// ```
+    pub fn validate_lora(&self, path: &Path) -> Result<(), LlamaCppError> {
+        let bad = |reason: String| LlamaCppError::Lora(format!("{}: {reason}", path.display()));
+        if self.get_str("general.type") != Some("adapter") {
+            return Err(bad("general.type is not \"adapter\"".into()));
+        }
+        if self.get_str("adapter.type") != Some("lora") {
+            return Err(bad("adapter.type is not \"lora\"".into()));
+        }
+        if !matches!(self.get("adapter.lora.alpha"), Some(GgufValue::F32(a)) if a.is_finite()) {
+            return Err(bad(
+                "adapter.lora.alpha is missing or not a finite f32".into()
+            ));
+        }
+        if self.tensors.is_empty() {
+            return Err(bad("the adapter has no tensors".into()));
+        }
+        for t in &self.tensors {
+            let paired = t.name.ends_with(".lora_a") || t.name.ends_with(".lora_b");
+            if !paired || t.dims.len() != 2 {
+                return Err(bad(format!("unexpected tensor {:?} {:?}", t.name, t.dims)));
+            }
+        }
+        Ok(())
+    }
+
     /// llama.cpp asserts (aborts) on duplicate token texts and on byte tokens whose text is not
     /// `<0xXX>`; catch both here.
     fn validate_vocabulary(&self) -> Result<(), String> {
