@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Side-by-side speed of slm-llamacpp's ChatModel and llama.cpp's own llama-bench, on the same
-# generated Qwen2.5-0.5B-shaped GGUF files (Q4_0, Q5_1, Q8_0), same threads, same run.
+# Side-by-side speed of slm-llamacpp's ChatModel and llama.cpp's own tools, on the same
+# generated Qwen2.5-0.5B-shaped GGUF files, same threads, same run:
+#  - single sequence (pp512, tg128) at Q4_0, Q5_1, Q8_0 beside llama-bench;
+#  - aggregate decode with 1, 2, 4, 8, 16 concurrent sequences (Q4_0) beside
+#    llama-batched-bench, and constrained vs free decoding (benches/llamacpp_batch.rs).
 #
 #   bash scripts/bench-llamacpp.sh            # portable build (AVX2/FMA/F16C)
 #   NATIVE=1 bash scripts/bench-llamacpp.sh   # -C target-cpu=native (GGML_NATIVE; separate target dir)
+#   PARTS=batched bash scripts/bench-llamacpp.sh   # only the batched/constrained part
 #
 # Steps: build; build llama-bench against the very static libraries cargo built
 # (../shared/tools/build-llama-tools.sh, or $LLAMA_TOOLS_SCRIPT); generate + quantize the models
-# (examples/quantize, which also prints the seed-001 size table); llama-bench pp512/tg128;
-# the criterion bench (crates/slm-llamacpp/benches/llamacpp.rs); llama-bench again; a table of
-# medians and ratios, written to $OUT/report.md.
-# env: THREADS (2), REPS (llama-bench repetitions per round, 5), OUT (target/slm-bench).
+# (examples/quantize, which also prints the seed-001 size table; QUANTIZE=0 reuses the files);
+# per quantization llama-bench pp512/tg128, the criterion bench (benches/llamacpp.rs), llama-bench
+# again; then llama-batched-bench and benches/llamacpp_batch.rs; tables of medians and ratios in
+# $OUT/report.md and $OUT/report-batched.md.
+# env: THREADS (2), REPS (llama-bench repetitions per round, 5), OUT (target/slm-bench),
+#      PARTS ("single batched").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -24,6 +30,7 @@ target=${CARGO_TARGET_DIR:-$root/target}
 out=${OUT:-$target/slm-bench}
 mkdir -p "$out"
 tools_script=${LLAMA_TOOLS_SCRIPT:-$root/../shared/tools/build-llama-tools.sh}
+parts=${PARTS:-single batched}
 
 echo "== build"
 cargo build --release -p slm-llamacpp --benches --quiet
@@ -34,19 +41,30 @@ if [ ! -x "$bench_bin" ]; then
   bash "$tools_script" "$target/release"
 fi
 
-echo "== models (generated, quantized) and the seed-001 table"
-cargo run --release --quiet --example quantize -- --out "$out" --threads "$threads" | tee "$out/quantize-table.txt"
 name=slm-test-qwen2.5-0.5b-shaped
+if [ "${QUANTIZE:-1}" != 0 ] || [ ! -f "$out/$name-q8_0.gguf" ]; then
+  echo "== models (generated, quantized) and the seed-001 table"
+  cargo run --release --quiet --example quantize -- --out "$out" --threads "$threads" | tee "$out/quantize-table.txt"
+fi
 models=()
 for q in q4_0 q5_1 q8_0; do models+=(-m "$out/$name-$q.gguf"); done
 
-echo "== llama-bench (round 1)"
-"$bench_bin" "${models[@]}" -t "$threads" -p 512 -n 128 -r "$reps" -o json > "$out/llama-bench-1.json"
-echo "== slm-llamacpp criterion bench"
-SLM_BENCH_DIR=$out SLM_BENCH_THREADS=$threads cargo bench -p slm-llamacpp --bench llamacpp -- --noplot 2>&1 \
-  | grep -E "^llamacpp_|time:|thrpt:" | tee "$out/criterion.txt"
-echo "== llama-bench (round 2)"
-"$bench_bin" "${models[@]}" -t "$threads" -p 512 -n 128 -r "$reps" -o json > "$out/llama-bench-2.json"
+if [[ " $parts " == *" single "* ]]; then
+# Per quantization: llama-bench, the ChatModel bench, llama-bench again, so both sides see the
+# same machine load (these VMs are shared).
+rm -f "$out"/llama-bench-*.json
+: > "$out/criterion.txt"
+for q in q4_0 q5_1 q8_0; do
+  m=$out/$name-$q.gguf
+  echo "== $q: llama-bench (before)"
+  "$bench_bin" -m "$m" -t "$threads" -p 512 -n 128 -r "$reps" -o json > "$out/llama-bench-$q-1.json"
+  echo "== $q: slm-llamacpp criterion bench"
+  SLM_BENCH_DIR=$out SLM_BENCH_THREADS=$threads SLM_BENCH_QUANTS=$q \
+    cargo bench -p slm-llamacpp --bench llamacpp -- --noplot 2>&1 \
+    | grep -E "^llamacpp_|time:|thrpt:" | tee -a "$out/criterion.txt"
+  echo "== $q: llama-bench (after)"
+  "$bench_bin" -m "$m" -t "$threads" -p 512 -n 128 -r "$reps" -o json > "$out/llama-bench-$q-2.json"
+done
 
 python3 - "$out" "$target/criterion" "${NATIVE:+native}" <<'PY'
 import json, statistics, sys
@@ -71,3 +89,42 @@ report = "\n".join(rows)
 print(("native build\n" if native else "") + report)
 (out / "report.md").write_text(report + "\n")
 PY
+fi
+
+if [[ " $parts " == *" batched "* ]]; then
+q4=$out/$name-q4_0.gguf
+echo "== llama-batched-bench (Q4_0, pp 64, tg 32, 1-16 sequences, one KV stream per sequence)"
+"$target/release/llama-tools/llama-batched-bench" -m "$q4" -t "$threads" -c 4096 -b 2048 -ub 512 -no-kvu \
+  -npp 64 -ntg 32 -npl 1,2,4,8,16 --output-format jsonl 2>/dev/null | tee "$out/llama-batched-bench.jsonl"
+echo "== slm-llamacpp batched and constrained criterion bench"
+SLM_BENCH_DIR=$out SLM_BENCH_THREADS=$threads cargo bench -p slm-llamacpp --bench llamacpp_batch -- --noplot 2>&1 \
+  | grep -E "^llamacpp_|time:|thrpt:" | tee "$out/criterion-batch.txt"
+python3 - "$out" "$target/criterion" <<'PY'
+import json, sys
+from pathlib import Path
+out, crit = Path(sys.argv[1]), Path(sys.argv[2])
+ref = {}
+for line in (out / "llama-batched-bench.jsonl").read_text().splitlines():
+    if line.strip().startswith("{"):
+        r = json.loads(line)
+        if "pl" in r:
+            ref[r["pl"]] = r["speed_tg"]
+rows = ["| sequences | llama-batched-bench decode t/s | slm-llamacpp ChatModel decode t/s (median) | ratio | target |",
+        "|---|---|---|---|---|"]
+for n in [1, 2, 4, 8, 16]:
+    est = json.loads((crit / "llamacpp_batched" / str(n) / "new" / "estimates.json").read_text())
+    ours = n * 31 / (est["median"]["point_estimate"] / 1e9)
+    theirs = ref.get(n, float("nan"))
+    ratio = ours / theirs
+    rows.append(f"| {n} | {theirs:.1f} | {ours:.1f} | {ratio:.3f} | {'ok' if ratio >= 0.95 else 'below'} 0.95 |")
+free = None
+for name in ["free", "llguidance", "llamacpp"]:
+    est = json.loads((crit / "llamacpp_constrained" / name / "new" / "estimates.json").read_text())
+    tps = 63 / (est["median"]["point_estimate"] / 1e9)
+    free = free or tps
+    rows.append(f"| constrained: {name} | | {tps:.1f} | {tps / free:.3f} of free | |")
+report = "\n".join(rows)
+print(report)
+(out / "report-batched.md").write_text(report + "\n")
+PY
+fi

@@ -33,6 +33,47 @@
 //! assert_eq!(streamed, answer.text());
 //! ```
 //!
+//! Structured output, tool calls, batching and LoRA use the same handle:
+//!
+//! ```
+//! use slm_core::{ChatModel, ChatRequest, GenerationOptions, ResponseFormat, ToolChoice, ToolSpec};
+//! use slm_llamacpp::{LlamaCppModel, LoadOptions};
+//! use slm_llamacpp::testing::{TestModelSpec, write_test_lora, write_test_model};
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("tiny.gguf");
+//! # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+//! let lora = dir.path().join("adapter.gguf");
+//! write_test_lora(&lora, &TestModelSpec::tiny(), 4, 1).unwrap();
+//! let model = LlamaCppModel::load(
+//!     &path,
+//!     LoadOptions::default().with_max_sequences(4).with_lora_adapter(&lora),
+//! ).unwrap();
+//! let rt = tokio::runtime::Runtime::new().unwrap();
+//!
+//! // JSON that validates against a schema (grammar-constrained decoding).
+//! let schema = serde_json::json!({"type": "object", "properties": {"ok": {"type": "boolean"}},
+//!                                 "required": ["ok"], "additionalProperties": false});
+//! let json = rt.block_on(model.chat(ChatRequest::builder().user("Status?")
+//!     .response_format(ResponseFormat::json_schema("status", schema)).build())).unwrap();
+//! let value: serde_json::Value = serde_json::from_str(json.text()).unwrap();
+//! assert!(value["ok"].is_boolean());
+//!
+//! // A forced tool call names a declared tool with valid arguments.
+//! let tool = ToolSpec::new("now", "The time", serde_json::json!({"type": "object",
+//!     "properties": {}, "additionalProperties": false}));
+//! let call = rt.block_on(model.chat(ChatRequest::builder().user("Time?").tool(tool)
+//!     .tool_choice(ToolChoice::Required).build())).unwrap();
+//! assert_eq!(call.message.tool_calls[0].name, "now");
+//!
+//! // Several requests share decode batches; a LoRA adapter applies per handle.
+//! let ask = |q: &str| ChatRequest::builder().user(q)
+//!     .options(GenerationOptions::deterministic().with_max_tokens(4)).build();
+//! let answers = rt.block_on(model.chat_batch(vec![ask("a"), ask("b")]));
+//! assert!(answers.iter().all(|a| a.is_ok()));
+//! let tuned = model.with_lora(0, 1.0).unwrap();
+//! assert!(rt.block_on(tuned.chat(ask("a"))).is_ok());
+//! ```
+//!
 //! Design decisions:
 //! - **One worker thread per model.** llama.cpp's model and context are not `Send`; a thread
 //!   owns them and callers talk to it over channels. Its loop is a continuous-batching
@@ -47,6 +88,12 @@
 //!   decode calls.
 //! - **llama.cpp's logs go to `tracing`** (target `llama-cpp-2`), never to stdout.
 //! - **Test models are generated** ([`testing`]): no download, reproducible from a seed.
+//! - **Constraints cost only on rejection.** Like llama.cpp's common sampler, a token is drawn
+//!   from the free distribution and the grammar mask is computed only when the constraint
+//!   rejects it. JSON schemas compile with llguidance by default ([`SchemaBackend`]); a schema a
+//!   backend cannot enforce is an error, never an unconstrained answer.
+//! - **Batching is continuous**: requests join and leave the running batch; a prompt prefix
+//!   shared with a running sequence is copied in the KV cache instead of decoded again.
 #![deny(missing_docs)]
 
 mod backend;
