@@ -11,13 +11,12 @@ use async_openai::types::chat::{
     CreateChatCompletionStreamResponse,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use slm_core::{Capabilities, ChatRequest, ChatResponse, Timings};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::classify::{self, CallSite};
 use crate::endpoint::Endpoint;
-use crate::mapping::{self, MaxTokensField, WireStyle};
+use crate::mapping::{self, MaxTokensField, WireBody, WireStyle};
 use crate::retry::Attempts;
 use crate::transport::{self, Transport};
 use crate::{RemoteError, RetryPolicy};
@@ -168,7 +167,7 @@ impl Engine {
             let attempt = self.send(&body, false, |wire| async move {
                 self.client
                     .chat()
-                    .create_byot::<Value, CreateChatCompletionResponse>(wire)
+                    .create_byot::<WireBody, CreateChatCompletionResponse>(wire)
                     .await
             });
             match attempts.run(attempt).await {
@@ -196,7 +195,7 @@ impl Engine {
         self.send(body, true, |wire| async move {
             self.client
                 .chat()
-                .create_stream_byot::<Value, CreateChatCompletionStreamResponse>(wire)
+                .create_stream_byot::<WireBody, CreateChatCompletionStreamResponse>(wire)
                 .await
         })
         .await
@@ -213,7 +212,7 @@ impl Engine {
         call: F,
     ) -> Result<(T, Duration), RemoteError>
     where
-        F: Fn(Value) -> Fut,
+        F: Fn(WireBody) -> Fut,
         Fut: Future<Output = Result<T, OpenAIError>>,
     {
         loop {

@@ -61,6 +61,11 @@
 //!   A server that rejects `response_format: json_schema` (llama-cpp-python) gets the schema
 //!   as `{"type": "json_object", "schema": …}`. Bodies are serialized from async-openai's
 //!   types and adjusted as JSON (its `byot` feature).
+//! - **Timings are measured, never guessed.** `send` runs until the response headers arrive,
+//!   `queue` is the wait for a slot under the concurrency cap, `total` spans retries and
+//!   backoff. Only streams see the first token, so only streamed answers carry
+//!   `time_to_first_token` and a decode rate; whole answers leave them at zero. Usage is what
+//!   the server reports (zero when a server sends none in a stream, as llama-cpp-python does).
 //! - **Cancellation is drop.** Dropping a `chat` future or a stream closes the connection and
 //!   frees the concurrency slot.
 #![deny(missing_docs)]

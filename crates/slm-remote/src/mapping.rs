@@ -101,12 +101,21 @@ pub(crate) struct WireStyle {
     pub(crate) schema_in_json_object: bool,
 }
 
-/// The JSON body actually sent: `request` as async-openai serializes it, adjusted to `style`.
+/// The body actually sent: `request` as async-openai's type, or as JSON when the server's
+/// style needs a field async-openai cannot express.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub(crate) enum WireBody {
+    Typed(Box<CreateChatCompletionRequest>),
+    Json(Value),
+}
+
+/// The body for `request`, streamed or not, adjusted to `style`.
 pub(crate) fn wire_body(
     request: &CreateChatCompletionRequest,
     stream: bool,
     style: WireStyle,
-) -> Value {
+) -> WireBody {
     let stream_options = (stream && style.stream_usage).then_some(ChatCompletionStreamOptions {
         include_usage: Some(true),
         include_obfuscation: None,
@@ -116,20 +125,21 @@ pub(crate) fn wire_body(
         stream_options,
         ..request.clone()
     };
+    let Some(OaFormat::JsonSchema { json_schema }) = request
+        .response_format
+        .as_ref()
+        .filter(|_| style.schema_in_json_object)
+    else {
+        return WireBody::Typed(Box::new(request));
+    };
+    let format = serde_json::json!({"type": "json_object", "schema": json_schema.schema});
     // Through text, not `to_value`: `to_value` widens f32 to f64 (0.7 → 0.699999988079071),
     // while text keeps f32's shortest form.
-    let mut body = serde_json::to_string(&request)
+    let mut body: Value = serde_json::to_string(&request)
         .and_then(|text| serde_json::from_str(&text))
         .unwrap_or(Value::Null);
-    if let (true, Some(OaFormat::JsonSchema { json_schema })) =
-        (style.schema_in_json_object, &request.response_format)
-    {
-        body["response_format"] = serde_json::json!({
-            "type": "json_object",
-            "schema": json_schema.schema,
-        });
-    }
-    body
+    body["response_format"] = format;
+    WireBody::Json(body)
 }
 
 /// Whether the request asks for a JSON schema.
@@ -492,25 +502,26 @@ mod tests {
             .response_format(ResponseFormat::json_schema("p", json!({"type": "object"})))
             .build();
         let typed = to_openai(&request, "m", MaxTokensField::MaxTokens).unwrap();
-        let openai = wire_body(
+        let json = |b: WireBody| serde_json::to_value(b).unwrap();
+        let openai = json(wire_body(
             &typed,
             true,
             WireStyle {
                 stream_usage: true,
                 schema_in_json_object: false,
             },
-        );
+        ));
         assert_eq!(openai["stream"], true);
         assert_eq!(openai["stream_options"], json!({"include_usage": true}));
         assert_eq!(openai["response_format"]["type"], "json_schema");
-        let llama = wire_body(
+        let llama = json(wire_body(
             &typed,
             false,
             WireStyle {
                 stream_usage: true,
                 schema_in_json_object: true,
             },
-        );
+        ));
         assert!(llama.get("stream").is_none() && llama.get("stream_options").is_none());
         assert_eq!(
             llama["response_format"],
