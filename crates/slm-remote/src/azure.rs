@@ -11,6 +11,10 @@ use crate::engine::{Engine, RemoteOptions};
 use crate::{RemoteError, RetryPolicy};
 
 /// The environment variables [`AzureOpenAiModel::from_env`] reads, as seed 002 names them.
+///
+/// ```
+/// assert_eq!(slm_remote::AZURE_ENV_VARS[0], "AZURE_ENDPOINT");
+/// ```
 pub const AZURE_ENV_VARS: [&str; 4] = [
     "AZURE_ENDPOINT",
     "AZURE_DEPLOYMENT",

@@ -13,6 +13,7 @@ use async_openai::types::chat::{
 use serde::{Deserialize, Serialize};
 use slm_core::{Capabilities, ChatRequest, ChatResponse, Timings};
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tracing::Instrument;
 
 use crate::classify::{self, CallSite};
 use crate::endpoint::Endpoint;
@@ -155,8 +156,13 @@ impl Engine {
         }
     }
 
-    /// One whole-answer call, with retries.
+    /// One whole-answer call, with retries, in a `remote_chat` tracing span.
     pub(crate) async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, RemoteError> {
+        let span = tracing::debug_span!("remote_chat", model = %self.id);
+        self.chat_inner(request).instrument(span).await
+    }
+
+    async fn chat_inner(&self, request: ChatRequest) -> Result<ChatResponse, RemoteError> {
         let started = Instant::now();
         let body = self.body(&request)?;
         let prep = started.elapsed();

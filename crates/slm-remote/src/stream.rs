@@ -112,6 +112,14 @@ impl<'a> Driver<'a> {
                 }
                 Ok(Some(Err(e))) => {
                     let error = self.engine.classify(e);
+                    if self.assembler.finished() && matches!(error, RemoteError::Connection(_)) {
+                        // The answer was complete; only the usage chunk or `[DONE]` was lost.
+                        tracing::debug!(model = %self.engine.id(), %error, "stream broke after the answer finished");
+                        self.done = true;
+                        self.inner = None;
+                        self.permit = None;
+                        return self.finish().map(Some);
+                    }
                     self.fail(error).await?;
                 }
                 Ok(Some(Ok(chunk))) => {

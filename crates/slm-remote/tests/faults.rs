@@ -197,6 +197,30 @@ async fn a_connection_cut_mid_stream_ends_the_stream_with_a_connection_error() {
 }
 
 #[tokio::test]
+async fn a_stream_cut_after_its_finish_reason_still_answers() {
+    let server = RawServer::start(|mut conn| async move {
+        conn.read_request().await;
+        conn.start_sse().await.unwrap();
+        let events = format!(
+            "data: {}\n\ndata: {}\n\n",
+            text_chunk("done"),
+            finish_chunk("stop")
+        );
+        conn.send_chunk(&events).await.unwrap();
+        // The usage chunk and [DONE] never come: the socket closes mid-chunk.
+        conn.write("40\r\ndata: {").await.unwrap();
+    })
+    .await;
+    let model = compatible(&server.base(), fast_retries(3));
+    let (text, response) = slm_core::collect_stream(model.chat_stream(hi()))
+        .await
+        .unwrap();
+    assert_eq!(text, "done");
+    assert_eq!(response.finish_reason, slm_core::FinishReason::Stop);
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
 async fn a_stream_cut_before_its_first_event_is_retried() {
     let attempt = Arc::new(AtomicUsize::new(0));
     let seen = attempt.clone();
