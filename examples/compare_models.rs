@@ -31,13 +31,19 @@ async fn main() -> anyhow::Result<()> {
         common::announce(&local);
         let q4 = local.path.with_extension("q4_0.gguf");
         quantize(&local.path, &q4, &QuantizeOptions::new(QuantizeType::Q4_0))?;
-        let q4 = common::LocalModel { path: q4, is_demo: local.is_demo };
+        let q4 = common::LocalModel {
+            path: q4,
+            is_demo: local.is_demo,
+        };
         vec![
             Arc::new(common::load_local(&local, 2048)?),
             Arc::new(common::load_local(&q4, 2048)?),
         ]
     } else {
-        specs.iter().map(|s| slm::open_model(s)).collect::<Result<_, _>>()?
+        specs
+            .iter()
+            .map(|s| slm::open_model(s))
+            .collect::<Result<_, _>>()?
     };
     // Hosted models cost tokens; local ones cost energy (60 W at 0.30/kWh, an assumption).
     let mut costs = CostModel::new()
@@ -53,9 +59,16 @@ async fn main() -> anyhow::Result<()> {
         println!("## {}", model.id());
         let mut rows = Vec::new();
         for (i, prompt) in PROMPTS.iter().enumerate() {
-            let request = ChatRequest::builder().user(*prompt).options(options.clone()).build();
+            let request = ChatRequest::builder()
+                .user(*prompt)
+                .options(options.clone())
+                .build();
             let response = model.chat(request).await?;
-            rows.push(common::response_row(&format!("#{}", i + 1), &response, &costs));
+            rows.push(common::response_row(
+                &format!("#{}", i + 1),
+                &response,
+                &costs,
+            ));
         }
         common::print_table(&common::RESPONSE_HEADER, &rows);
         println!();

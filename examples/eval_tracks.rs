@@ -25,14 +25,18 @@ use std::sync::Arc;
 
 use slm::core::ChatModel;
 use slm::eval::xlam::{self, SplitSpec};
-use slm::eval::{CompareOptions, Comparison, Dataset, ReplayModel, Report, RunConfig, Runner, Track};
+use slm::eval::{
+    CompareOptions, Comparison, Dataset, ReplayModel, Report, RunConfig, Runner, Track,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let data_path = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/xlam_sample.json"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/xlam_sample.json")
+        });
     let work = tempfile::tempdir()?;
     let small = std::env::var_os("SLM_EXAMPLE_SMALL").is_some();
     let split = SplitSpec {
@@ -43,7 +47,13 @@ async fn main() -> anyhow::Result<()> {
     let summary = xlam::prepare(&rows, work.path(), split)?;
     println!(
         "prepared {} usable of {} rows from {} (split {}/{}/{}, seed {})\n",
-        summary.usable, summary.rows, data_path.display(), split.train, split.val, split.test, split.seed
+        summary.usable,
+        summary.rows,
+        data_path.display(),
+        split.train,
+        split.val,
+        split.test,
+        split.seed
     );
 
     let local = common::local_model_path()?;
@@ -57,7 +67,9 @@ async fn main() -> anyhow::Result<()> {
             Some(m) => m.clone(),
             None => Arc::new(ReplayModel::from_pairs(
                 "oracle (gold completions)",
-                test.cases.iter().map(|c| (c.prompt.clone(), c.completion.clone())),
+                test.cases
+                    .iter()
+                    .map(|c| (c.prompt.clone(), c.completion.clone())),
             )),
         };
         let mut reports = Vec::new();
@@ -66,7 +78,9 @@ async fn main() -> anyhow::Result<()> {
             config.constrained = constrained;
             config.options.max_tokens = Some(if small { 96 } else { 256 });
             config.concurrency = if model.capabilities().batching { 8 } else { 4 };
-            let results = work.path().join(format!("{track}-{}.results.jsonl", reports.len()));
+            let results = work
+                .path()
+                .join(format!("{track}-{}.results.jsonl", reports.len()));
             let outcome = Runner::new(config.clone())
                 .run(model.as_ref(), &test, Some(&results), |_| {})
                 .await?;
@@ -86,7 +100,9 @@ async fn main() -> anyhow::Result<()> {
         println!("{}\n", comparison.decision_line());
     }
     if local.is_demo {
-        println!("(Random-weight demo SLM: expect FINE_TUNE=1. Constrained decoding still makes its JSON parse.)");
+        println!(
+            "(Random-weight demo SLM: expect FINE_TUNE=1. Constrained decoding still makes its JSON parse.)"
+        );
     }
     Ok(())
 }

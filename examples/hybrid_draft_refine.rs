@@ -47,7 +47,11 @@ async fn main() -> anyhow::Result<()> {
         .price(small.id(), Price::energy(60.0, 0.30))
         .price("gpt-4o", Price::per_million(2.5, 10.0));
 
-    println!("draft: {}  refine: {}  escalate when the draft > {threshold} chars\n", small.id(), large.id());
+    println!(
+        "draft: {}  refine: {}  escalate when the draft > {threshold} chars\n",
+        small.id(),
+        large.id()
+    );
     let mut rows = Vec::new();
     let mut blended_ms = 0.0;
     let mut blended_cost = 0.0;
@@ -72,7 +76,11 @@ async fn main() -> anyhow::Result<()> {
         rows.push(vec![
             format!("#{}", i + 1),
             "= total".into(),
-            if r.stages.len() > 1 { "escalated".into() } else { "draft kept".into() },
+            if r.stages.len() > 1 {
+                "escalated".into()
+            } else {
+                "draft kept".into()
+            },
             common::ms(r.timings.total),
             r.usage.total_tokens().to_string(),
             format!("{:.6}", costs.response_cost(&r)),
@@ -80,7 +88,10 @@ async fn main() -> anyhow::Result<()> {
         blended_ms += r.timings.total.as_secs_f64() * 1000.0;
         blended_cost += costs.response_cost(&r);
     }
-    common::print_table(&["brief", "stage", "model", "ms", "tokens", "cost $"], &rows);
+    common::print_table(
+        &["brief", "stage", "model", "ms", "tokens", "cost $"],
+        &rows,
+    );
     println!(
         "\nblended average: {:.1} ms and ${:.6} per brief",
         blended_ms / BRIEFS.len() as f64,

@@ -64,11 +64,21 @@ async fn main() -> anyhow::Result<()> {
     }
     common::print_table(
         &[
-            "model", "run", "build ms", "prep ms", "queue+send ms", "prompt eval ms",
-            "first token seen ms", "TTFT reported ms", "full ms", "out tok",
+            "model",
+            "run",
+            "build ms",
+            "prep ms",
+            "queue+send ms",
+            "prompt eval ms",
+            "first token seen ms",
+            "TTFT reported ms",
+            "full ms",
+            "out tok",
         ],
         &rows,
     );
-    println!("\n'seen' columns are measured here, around the stream; 'reported' ones come from the backend.");
+    println!(
+        "\n'seen' columns are measured here, around the stream; 'reported' ones come from the backend."
+    );
     Ok(())
 }

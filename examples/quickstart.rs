@@ -94,8 +94,14 @@ async fn main() -> anyhow::Result<()> {
     let r = model.chat(request).await?;
     let value: serde_json::Value = serde_json::from_str(r.text())?;
     let validator = jsonschema::validator_for(&schema)?;
-    anyhow::ensure!(validator.is_valid(&value), "constrained output does not validate: {value}");
-    println!("{value}\n[parses and validates against the schema; {} tokens]\n", r.usage.completion_tokens);
+    anyhow::ensure!(
+        validator.is_valid(&value),
+        "constrained output does not validate: {value}"
+    );
+    println!(
+        "{value}\n[parses and validates against the schema; {} tokens]\n",
+        r.usage.completion_tokens
+    );
 
     // 3. RAG with citations.
     println!("== 3. Grounded answer with citations ==");
@@ -104,7 +110,12 @@ async fn main() -> anyhow::Result<()> {
     let mut index = Index::new();
     for (i, line) in corpus.lines().filter(|l| !l.trim().is_empty()).enumerate() {
         let doc = Document::new(format!("handbook-{}", i + 1), line);
-        index.add_documents(chunker.chunk_document(&doc).into_iter().map(|c| c.into_document()))?;
+        index.add_documents(
+            chunker
+                .chunk_document(&doc)
+                .into_iter()
+                .map(|c| c.into_document()),
+        )?;
     }
     let rag = RagModel::new(model.clone(), index).top_k(3);
     let question = "How much smaller does Q4_0 quantization make a model?";
@@ -119,22 +130,34 @@ async fn main() -> anyhow::Result<()> {
     println!("question: {question}");
     println!("answer: {}", answer.text().escape_debug());
     for c in answer.cited() {
-        println!("  [{}] {} (score {:.2}): {}", c.number, c.passage.id, c.passage.score, c.passage.text);
+        println!(
+            "  [{}] {} (score {:.2}): {}",
+            c.number, c.passage.id, c.passage.score, c.passage.text
+        );
     }
     println!();
 
     // 4. Comparison table.
     println!("== 4. Comparison ==");
     let q4_path = local.path.with_extension("q4_0.gguf");
-    let report = quantize(&local.path, &q4_path, &QuantizeOptions::new(QuantizeType::Q4_0))?;
+    let report = quantize(
+        &local.path,
+        &q4_path,
+        &QuantizeOptions::new(QuantizeType::Q4_0),
+    )?;
     println!(
         "quantized to Q4_0: {:.2} MB -> {:.2} MB",
         report.input_bytes as f64 / 1e6,
         report.output_bytes as f64 / 1e6
     );
-    let q4 = common::LocalModel { path: q4_path, is_demo: local.is_demo };
-    let mut models: Vec<Arc<dyn ChatModel>> =
-        vec![Arc::new(model.clone()), Arc::new(common::load_local(&q4, 4096)?)];
+    let q4 = common::LocalModel {
+        path: q4_path,
+        is_demo: local.is_demo,
+    };
+    let mut models: Vec<Arc<dyn ChatModel>> = vec![
+        Arc::new(model.clone()),
+        Arc::new(common::load_local(&q4, 4096)?),
+    ];
     models.extend(common::remote_models()?);
     let mut costs = CostModel::new().price("gpt-4o", Price::per_million(2.5, 10.0));
     for m in &models {
@@ -153,7 +176,9 @@ async fn main() -> anyhow::Result<()> {
     }
     common::print_table(&common::RESPONSE_HEADER, &rows);
     if local.is_demo {
-        println!("\n(Random-weight demo model: set SLM_MODEL_PATH to a real GGUF for meaningful text.)");
+        println!(
+            "\n(Random-weight demo model: set SLM_MODEL_PATH to a real GGUF for meaningful text.)"
+        );
     }
     Ok(())
 }

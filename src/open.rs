@@ -13,7 +13,7 @@ use slm_eval::ModelSpec;
 /// - `replay:answers.jsonl[#id]` — recorded answers (for tests and demos).
 ///
 /// ```
-/// let err = slm::open_model("llamacpp:/no/such/model.gguf").unwrap_err();
+/// let err = slm::open_model("llamacpp:/no/such/model.gguf").err().unwrap();
 /// assert!(matches!(err, slm::Error::ModelLoad(_)));
 /// assert!(matches!(slm::open_model("gpt"), Err(slm::Error::Config(_))));
 /// let m = slm::open_model("openai:http://127.0.0.1:5273/v1#phi-4-mini").unwrap();
@@ -26,7 +26,9 @@ pub fn open_model(spec: &str) -> Result<Arc<dyn ChatModel>, Error> {
             slm_llamacpp::LlamaCppModel::load(path, slm_llamacpp::LoadOptions::default())
                 .map_err(Error::from)?,
         ),
-        ModelSpec::Azure => Arc::new(slm_remote::AzureOpenAiModel::from_env().map_err(Error::from)?),
+        ModelSpec::Azure => {
+            Arc::new(slm_remote::AzureOpenAiModel::from_env().map_err(Error::from)?)
+        }
         ModelSpec::OpenAi { base_url, model } => Arc::new(
             slm_remote::OpenAiCompatibleModel::new(base_url.as_str(), model.as_str())
                 .map_err(Error::from)?,

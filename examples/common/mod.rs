@@ -22,20 +22,33 @@ pub struct LocalModel {
 pub fn local_model_path() -> anyhow::Result<LocalModel> {
     if let Some(path) = std::env::var_os("SLM_MODEL_PATH") {
         let path = PathBuf::from(path);
-        anyhow::ensure!(path.exists(), "SLM_MODEL_PATH={} does not exist", path.display());
-        return Ok(LocalModel { path, is_demo: false });
+        anyhow::ensure!(
+            path.exists(),
+            "SLM_MODEL_PATH={} does not exist",
+            path.display()
+        );
+        return Ok(LocalModel {
+            path,
+            is_demo: false,
+        });
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/slm-demo");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("slm-demo-tiny.gguf");
     write_test_model(&path, &TestModelSpec::tiny()).context("writing the demo model")?;
-    Ok(LocalModel { path, is_demo: true })
+    Ok(LocalModel {
+        path,
+        is_demo: true,
+    })
 }
 
 /// Loads the local model with a context of `context` tokens.
 pub fn load_local(local: &LocalModel, context: u32) -> anyhow::Result<LlamaCppModel> {
-    let model = LlamaCppModel::load(&local.path, LoadOptions::default().with_context_length(context))
-        .with_context(|| format!("loading {}", local.path.display()))?;
+    let model = LlamaCppModel::load(
+        &local.path,
+        LoadOptions::default().with_context_length(context),
+    )
+    .with_context(|| format!("loading {}", local.path.display()))?;
     Ok(model)
 }
 
@@ -62,7 +75,9 @@ pub fn remote_models() -> anyhow::Result<Vec<Arc<dyn ChatModel>>> {
         models.push(Arc::new(slm::remote::AzureOpenAiModel::from_env()?));
     }
     if let Ok(spec) = std::env::var("SLM_OPENAI_SPEC") {
-        models.push(Arc::new(slm::remote::OpenAiCompatibleModel::from_spec(&spec)?));
+        models.push(Arc::new(slm::remote::OpenAiCompatibleModel::from_spec(
+            &spec,
+        )?));
     }
     Ok(models)
 }
@@ -89,7 +104,14 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
         println!("| {} |", padded.join(" | "));
     };
     line(header.iter().map(|h| h.to_string()).collect());
-    println!("|{}|", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|"));
+    println!(
+        "|{}|",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
     for row in rows {
         line(row.clone());
     }
