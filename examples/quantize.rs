@@ -10,6 +10,8 @@
 //! speeds are real. Outputs go to `--out` (default `target/slm-quantize`). Tensors that fall back
 //! to another type (rows not a multiple of the block size) are listed under the table.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -154,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
             ));
         }
     }
-    print_table(
+    common::print_table(
         &[
             "format",
             "size MB",
@@ -177,31 +179,3 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("| {} |", padded.join(" | "));
-    };
-    line(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
-    println!(
-        "|{}|",
-        widths
-            .iter()
-            .map(|w| "-".repeat(w + 2))
-            .collect::<Vec<_>>()
-            .join("|")
-    );
-    for row in rows {
-        line(row);
-    }
-}
