@@ -178,4 +178,3 @@ async fn main() -> anyhow::Result<()> {
     println!("\nFiles are in {}", args.out.display());
     Ok(())
 }
-
