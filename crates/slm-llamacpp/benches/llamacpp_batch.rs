@@ -6,7 +6,8 @@
 //!   that must follow a JSON schema (an object of bounded strings, integers and arrays), against
 //!   the same answer length without a constraint.
 //! - `llamacpp_batched/{1,2,4,8,16}`: aggregate decode tokens/s when N requests generate 32
-//!   tokens each at the same time (the time from the last first-token to the last token).
+//!   tokens each at the same time (the time from the last first-token to the last token),
+//!   streamed to a single-threaded client runtime (see `runtime`).
 //!
 //! Environment as in `llamacpp.rs` (`SLM_BENCH_DIR`, `SLM_BENCH_THREADS`, `SLM_BENCH_SMALL`),
 //! plus `SLM_BENCH_QUANT` (default `q4_0`) and `SLM_BENCH_BATCHES` (default `1,2,4,8,16`).
@@ -155,8 +156,24 @@ async fn concurrent_decode(model: &LlamaCppModel, n: usize) -> (Duration, u64) {
     (end - start, (n as u64) * u64::from(BATCH_TOKENS - 1))
 }
 
+/// The client's runtime: one thread for all streams by default. With llama.cpp using every
+/// core (2 threads on a 2-core machine), a multi-threaded client runtime's threads, woken once
+/// per token per stream, preempt llama.cpp's compute threads, which spin at barriers; at 16
+/// streams that costs about a third of the throughput here. `SLM_BENCH_RUNTIME=multi` measures
+/// that case.
+fn runtime() -> tokio::runtime::Runtime {
+    if std::env::var("SLM_BENCH_RUNTIME").as_deref() == Ok("multi") {
+        tokio::runtime::Runtime::new().unwrap()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+}
+
 fn batched(c: &mut Criterion) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = runtime();
     let path = single::model_file(quant());
     let mut group = c.benchmark_group("llamacpp_batched");
     group.sample_size(10).warm_up_time(Duration::from_secs(3));
