@@ -23,6 +23,13 @@ use crate::LlamaCppError;
 
 /// Which compiler turns JSON schemas into token masks.
 ///
+/// Both write object properties in a fixed order: llguidance in the schema's `properties`
+/// order, llama.cpp's converter required properties first, then the optional ones. Schemas
+/// with keywords llama.cpp's converter would silently drop (`minProperties`, `pattern`s it
+/// cannot translate, bounds on non-integers, ...) are refused with [`LlamaCppError::Schema`]
+/// rather than decoded without them. BENCHMARKS.md has both backends' coverage of MaskBench's
+/// real-world schemas.
+///
 /// ```
 /// assert_eq!(slm_llamacpp::SchemaBackend::default(), slm_llamacpp::SchemaBackend::Llguidance);
 /// ```
@@ -33,6 +40,46 @@ pub enum SchemaBackend {
     Llguidance,
     /// llama.cpp's `json_schema_to_grammar` and GBNF grammar sampler.
     LlamaCpp,
+}
+
+/// How far a constraint lets the model write a given text (see
+/// [`LlamaCppModel::check_constraint`](crate::LlamaCppModel::check_constraint)).
+///
+/// ```
+/// let check = slm_llamacpp::ConstraintCheck { valid_up_to: 7, complete: false };
+/// assert!(!check.accepted());
+/// assert!(check.is_prefix_of(7));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConstraintCheck {
+    /// Bytes of the text the constraint allowed before rejecting a token (the whole length
+    /// when it allowed every token).
+    pub valid_up_to: usize,
+    /// Every token was allowed and the answer may end after the last one.
+    pub complete: bool,
+}
+
+impl ConstraintCheck {
+    /// Whether the text is a whole answer the constraint allows.
+    ///
+    /// ```
+    /// let check = slm_llamacpp::ConstraintCheck { valid_up_to: 3, complete: true };
+    /// assert!(check.accepted());
+    /// ```
+    pub fn accepted(&self) -> bool {
+        self.complete
+    }
+
+    /// Whether every token of a text of `len` bytes was allowed, though the answer might have
+    /// to go on (MaskBench's notion of an accepted instance).
+    ///
+    /// ```
+    /// let check = slm_llamacpp::ConstraintCheck { valid_up_to: 5, complete: false };
+    /// assert!(check.is_prefix_of(5) && !check.is_prefix_of(6));
+    /// ```
+    pub fn is_prefix_of(&self, len: usize) -> bool {
+        self.valid_up_to == len
+    }
 }
 
 /// What a request's output must match, before compilation.
@@ -98,10 +145,10 @@ impl Compiler {
         let factory = self.factory.as_ref().expect("just built");
         let parser = factory
             .create_parser(grammar)
-            .map_err(|e| error(e.to_string()))?;
+            .map_err(|e| error(llguidance_message(&e.to_string())))?;
         let matcher = Matcher::new(Ok(parser));
         if let Some(e) = matcher.get_error() {
-            return Err(error(e));
+            return Err(error(llguidance_message(&e)));
         }
         Ok(Constraint::Llguidance(Box::new(matcher)))
     }
@@ -168,6 +215,19 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
         _ => return Err(format!("{path}: a schema must be an object")),
     };
     let is_integer = object.get("type").and_then(Value::as_str) == Some("integer");
+    // The converter honours one string rule: a pattern, else a format, else the length bounds.
+    let string_rules = ["pattern", "format", "minLength|maxLength"];
+    let present: Vec<&str> = string_rules
+        .iter()
+        .copied()
+        .filter(|rule| rule.split('|').any(|k| object.contains_key(k)))
+        .collect();
+    if present.len() > 1 {
+        return Err(format!(
+            "{path}: llama.cpp's converter enforces only one of {} on a string (use SchemaBackend::Llguidance)",
+            present.join(", ")
+        ));
+    }
     for (key, value) in object {
         let here = format!("{path}/{key}");
         let known = ANNOTATIONS.contains(&key.as_str())
@@ -177,6 +237,14 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
             return Err(format!(
                 "{here}: llama.cpp's converter does not enforce `{key}` here (use SchemaBackend::Llguidance)"
             ));
+        }
+        if key == "pattern" {
+            let pattern = value.as_str().unwrap_or_default();
+            if !llama_cpp_enforces_pattern(pattern) {
+                return Err(format!(
+                    "{here}: llama.cpp's converter cannot turn the pattern {pattern:?} into a grammar (it would accept any string; use SchemaBackend::Llguidance)"
+                ));
+            }
         }
         if key == "format" {
             let f = value.as_str().unwrap_or_default();
@@ -202,6 +270,30 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether llama.cpp's converter turns `pattern` into a grammar. Patterns it cannot translate
+/// (not anchored with `^…$`, escapes like `\\d` inside a class, ...) become its plain `string`
+/// rule with only a warning on stderr, so this converts the pattern alone and looks for that.
+/// (A unit test pins this to the vendored llama.cpp's output.)
+fn llama_cpp_enforces_pattern(pattern: &str) -> bool {
+    if pattern.len() < 2 || !pattern.starts_with('^') || !pattern.ends_with('$') {
+        return false;
+    }
+    let schema = serde_json::json!({"type": "string", "pattern": pattern});
+    llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+        .is_ok_and(|gbnf| !gbnf.lines().any(|line| line == "root ::= string"))
+}
+
+/// llguidance's error text without the parser-state dump it appends (tokens so far, lexer
+/// statistics, the grammar): that can run to kilobytes and may quote the answer.
+fn llguidance_message(error: &str) -> String {
+    error
+        .split("\n<state>")
+        .next()
+        .unwrap_or(error)
+        .trim()
+        .to_string()
 }
 
 /// Tokens whose bytes can never appear in valid UTF-8 (0xC0, 0xC1, 0xF5-0xFF). llama.cpp's
@@ -256,9 +348,12 @@ impl Constraint {
     ) -> Result<(), LlamaCppError> {
         match self {
             Constraint::Llguidance(m) => {
-                let mask = m
-                    .compute_mask()
-                    .map_err(|e| LlamaCppError::Grammar(format!("llguidance: {e}")))?;
+                let mask = m.compute_mask().map_err(|e| {
+                    LlamaCppError::Grammar(format!(
+                        "llguidance: {}",
+                        llguidance_message(&e.to_string())
+                    ))
+                })?;
                 for d in &mut candidates.data {
                     if !mask.is_allowed(d.id().0 as u32) {
                         d.set_logit(f32::NEG_INFINITY);
@@ -283,12 +378,47 @@ impl Constraint {
     /// Advances the constraint past `token`.
     pub(crate) fn accept(&mut self, token: LlamaToken) -> Result<(), LlamaCppError> {
         match self {
-            Constraint::Llguidance(m) => m
-                .consume_token(token.0 as u32)
-                .map_err(|e| LlamaCppError::Grammar(format!("llguidance: {e}"))),
+            Constraint::Llguidance(m) => m.consume_token(token.0 as u32).map_err(|e| {
+                LlamaCppError::Grammar(format!(
+                    "llguidance: {}",
+                    llguidance_message(&e.to_string())
+                ))
+            }),
             Constraint::Gbnf { grammar, .. } => grammar
                 .try_accept(token)
                 .map_err(|e| LlamaCppError::Grammar(format!("grammar rejected a token: {e}"))),
+        }
+    }
+
+    /// Whether the answer may end here (`end` is the model's end-of-generation token).
+    pub(crate) fn allows_end(&mut self, end: LlamaToken) -> bool {
+        match self {
+            Constraint::Llguidance(m) => m.is_stopped() || m.is_accepting().unwrap_or(false),
+            Constraint::Gbnf { .. } => self.allows(end, 0.0),
+        }
+    }
+
+    /// Feeds the tokens of a text (`pieces`: each token's bytes) through the constraint, as
+    /// decoding would. Consumes the constraint's state.
+    pub(crate) fn check(
+        &mut self,
+        tokens: &[LlamaToken],
+        pieces: &[Vec<u8>],
+        end: LlamaToken,
+    ) -> ConstraintCheck {
+        let mut valid_up_to = 0;
+        for (&token, piece) in tokens.iter().zip(pieces) {
+            if !self.allows(token, 0.0) || self.accept(token).is_err() {
+                return ConstraintCheck {
+                    valid_up_to,
+                    complete: false,
+                };
+            }
+            valid_up_to += piece.len();
+        }
+        ConstraintCheck {
+            valid_up_to,
+            complete: self.allows_end(end),
         }
     }
 
@@ -297,6 +427,46 @@ impl Constraint {
         match self {
             Constraint::Llguidance(m) => m.is_stopped(),
             Constraint::Gbnf { .. } => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llguidance_errors_lose_the_state_dump() {
+        let raw = "lexer error: too many expressions constructed\n<state>\nTokens: x\n</state><grammar>\n</grammar>";
+        assert_eq!(
+            llguidance_message(raw),
+            "lexer error: too many expressions constructed"
+        );
+        assert_eq!(llguidance_message("plain"), "plain");
+    }
+
+    #[test]
+    fn patterns_llama_cpp_cannot_translate_are_detected() {
+        assert!(llama_cpp_enforces_pattern("^[a-z]+-[0-9]{2}$"));
+        assert!(!llama_cpp_enforces_pattern("^pkg:"));
+        assert!(!llama_cpp_enforces_pattern(r"^[A-Fa-f\d]{24}$"));
+        assert!(!llama_cpp_enforces_pattern("^(unclosed$"));
+    }
+
+    #[test]
+    fn schemas_whose_keywords_llama_cpp_would_drop_are_refused() {
+        let ok = serde_json::json!({"type": "object", "properties": {
+            "id": {"type": "string", "pattern": "^[a-z]+$"},
+            "n": {"type": "integer", "minimum": 1}}});
+        assert_eq!(check_llama_cpp_schema(&ok, "#"), Ok(()));
+        for bad in [
+            serde_json::json!({"type": "string", "pattern": "^a", "description": "x"}),
+            serde_json::json!({"type": "string", "pattern": "^a+$", "maxLength": 3}),
+            serde_json::json!({"type": "string", "format": "date", "minLength": 3}),
+            serde_json::json!({"type": "number", "minimum": 0.5}),
+            serde_json::json!({"type": "object", "minProperties": 1}),
+        ] {
+            assert!(check_llama_cpp_schema(&bad, "#").is_err(), "{bad}");
         }
     }
 }

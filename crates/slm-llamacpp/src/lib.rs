@@ -111,7 +111,7 @@ mod tools;
 mod worker;
 
 pub use backend::backend;
-pub use constrain::SchemaBackend;
+pub use constrain::{ConstraintCheck, SchemaBackend};
 pub use error::LlamaCppError;
 pub use model::{LlamaCppModel, ModelInfo};
 pub use options::LoadOptions;

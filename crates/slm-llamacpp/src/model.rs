@@ -320,6 +320,57 @@ impl LlamaCppModel {
         self.count_tokens(&prompt).await
     }
 
+    /// How far constrained decoding with `format` lets the model write `text`: every token of
+    /// `text` must pass the constraint, and the answer must be allowed to end after it
+    /// ([`ConstraintCheck::accepted`]). Use it to check that the answers you expect (an eval
+    /// set's gold outputs, say) are reachable under a schema before relying on it, or to see
+    /// where a backend over- or under-constrains. JSON schemas compile with the model's
+    /// [`SchemaBackend`]; llguidance expects JSON laid out as `{"a": 1, "b": [1, 2]}` (one
+    /// space after `:` and `,`). A format that does not compile is an error, as in
+    /// [`ChatModel::chat`]; `Text` accepts everything.
+    ///
+    /// [`SchemaBackend`]: crate::SchemaBackend
+    /// [`ConstraintCheck::accepted`]: crate::ConstraintCheck::accepted
+    ///
+    /// ```
+    /// use slm_core::ResponseFormat;
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("tiny.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let format = ResponseFormat::json_schema("rating", serde_json::json!({
+    ///     "type": "object",
+    ///     "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5}},
+    ///     "required": ["stars"], "additionalProperties": false
+    /// }));
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// let check = |text: &str| rt.block_on(model.check_constraint(&format, text)).unwrap();
+    /// assert!(check(r#"{"stars": 4}"#).accepted());
+    /// assert_eq!(check(r#"{"stars": 9}"#).valid_up_to, 10); // the 9 is refused
+    /// let unfinished = check(r#"{"stars": 4"#);
+    /// assert!(!unfinished.accepted() && unfinished.is_prefix_of(11));
+    /// ```
+    pub async fn check_constraint(
+        &self,
+        format: &ResponseFormat,
+        text: &str,
+    ) -> Result<crate::ConstraintCheck, LlamaCppError> {
+        let Some(spec) = format_constraint(format)? else {
+            return Ok(crate::ConstraintCheck {
+                valid_up_to: text.len(),
+                complete: true,
+            });
+        };
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::CheckConstraint {
+            spec,
+            text: text.to_string(),
+            reply,
+        })?;
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)?
+    }
+
     fn send(&self, command: Command) -> Result<(), LlamaCppError> {
         let commands = self
             .inner
@@ -434,21 +485,7 @@ impl LlamaCppModel {
         }
         let watch_calls =
             (!request.tools.is_empty() && request.tool_choice != ToolChoice::None).then_some(false);
-        let constraint = match &request.response_format {
-            ResponseFormat::Text => None,
-            ResponseFormat::Json => Some(ConstraintSpec::JsonSchema(
-                serde_json::json!({"type": "object"}),
-            )),
-            ResponseFormat::JsonSchema { schema, .. } => {
-                if !(schema.is_object() || schema.is_boolean()) {
-                    return Err(LlamaCppError::Schema(
-                        "a JSON schema must be an object".into(),
-                    ));
-                }
-                Some(ConstraintSpec::JsonSchema(schema.clone()))
-            }
-            ResponseFormat::Grammar { gbnf } => Some(ConstraintSpec::Gbnf(gbnf.clone())),
-        };
+        let constraint = format_constraint(&request.response_format)?;
         // Structured output is data, not a tool call.
         let watch_calls = if constraint.is_some() {
             None
@@ -520,4 +557,23 @@ impl ChatModel for LlamaCppModel {
             Err(e) => Box::pin(futures::stream::once(futures::future::ready(Err(e.into())))),
         }
     }
+}
+
+/// The constraint a response format puts on the output.
+fn format_constraint(format: &ResponseFormat) -> Result<Option<ConstraintSpec>, LlamaCppError> {
+    Ok(match format {
+        ResponseFormat::Text => None,
+        ResponseFormat::Json => Some(ConstraintSpec::JsonSchema(
+            serde_json::json!({"type": "object"}),
+        )),
+        ResponseFormat::JsonSchema { schema, .. } => {
+            if !(schema.is_object() || schema.is_boolean()) {
+                return Err(LlamaCppError::Schema(
+                    "a JSON schema must be an object".into(),
+                ));
+            }
+            Some(ConstraintSpec::JsonSchema(schema.clone()))
+        }
+        ResponseFormat::Grammar { gbnf } => Some(ConstraintSpec::Gbnf(gbnf.clone())),
+    })
 }

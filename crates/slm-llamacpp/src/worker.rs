@@ -22,7 +22,7 @@ use llama_cpp_2::token::LlamaToken;
 use slm_core::{ChatEvent, ChatResponse, FinishReason, GenerationOptions, Message, Timings, Usage};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::constrain::{Compiler, Constraint, ConstraintSpec, SchemaBackend};
+use crate::constrain::{Compiler, Constraint, ConstraintCheck, ConstraintSpec, SchemaBackend};
 use crate::text::{StopMatcher, Utf8Decoder};
 use crate::tools::{CallWatcher, parse_calls};
 use crate::{LlamaCppError, LoadOptions, sampling};
@@ -44,6 +44,12 @@ pub(crate) enum Command {
     CountTokens {
         text: String,
         reply: oneshot::Sender<usize>,
+    },
+    /// Whether a constraint allows a text as a whole answer.
+    CheckConstraint {
+        spec: ConstraintSpec,
+        text: String,
+        reply: oneshot::Sender<Result<ConstraintCheck, LlamaCppError>>,
     },
 }
 
@@ -335,7 +341,34 @@ impl Worker<'_> {
             Command::CountTokens { text, reply } => {
                 let _ = reply.send(self.tokenize(&text).len());
             }
+            Command::CheckConstraint { spec, text, reply } => {
+                let _ = reply.send(self.check_constraint(&spec, &text));
+            }
         }
+    }
+
+    /// Compiles `spec` and feeds it `text` as the model would write it: tokenized without a
+    /// BOS and with special tokens as plain text.
+    fn check_constraint(
+        &mut self,
+        spec: &ConstraintSpec,
+        text: &str,
+    ) -> Result<ConstraintCheck, LlamaCppError> {
+        let mut constraint = self
+            .compiler
+            .compile(self.model, spec, self.schema_backend)?;
+        let vocab = self.model.vocab();
+        let tokens = vocab.tokenize(text.as_bytes(), false, false);
+        let pieces: Vec<Vec<u8>> = tokens
+            .iter()
+            .map(|&t| vocab.token_to_piece(t, false, None))
+            .collect();
+        if pieces.concat() != text.as_bytes() {
+            return Err(LlamaCppError::InvalidRequest(
+                "the model's tokenizer does not give this text back token by token (it adds a leading space, say)".into(),
+            ));
+        }
+        Ok(constraint.check(&tokens, &pieces, vocab.eos()))
     }
 
     fn tokenize(&self, text: &str) -> Vec<LlamaToken> {

@@ -414,3 +414,113 @@ async fn tool_choice_errors_are_typed() {
         Err(Error::InvalidRequest(_))
     ));
 }
+
+#[tokio::test]
+async fn check_constraint_accepts_valid_answers_and_rejects_the_rest() {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 8},
+            "n": {"type": "integer", "minimum": 0, "maximum": 9},
+            "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 2}
+        },
+        "required": ["name", "n"],
+        "additionalProperties": false
+    });
+    let format = ResponseFormat::json_schema("answer", schema);
+    for backend in [SchemaBackend::Llguidance, SchemaBackend::LlamaCpp] {
+        let model = model(backend);
+        let check = |text: &'static str| {
+            let model = model.clone();
+            let format = format.clone();
+            async move { model.check_constraint(&format, text).await.unwrap() }
+        };
+        for valid in [
+            r#"{"name": "ok", "n": 3, "tags": ["a", "b"]}"#,
+            r#"{"name": "ok", "n": 0}"#,
+        ] {
+            assert!(
+                check(valid).await.accepted(),
+                "{backend:?} rejected {valid}"
+            );
+        }
+        for (invalid, refused_at) in [
+            (
+                r#"{"name": "ok", "n": 12}"#,
+                Some(r#"{"name": "ok", "n": 1"#.len()),
+            ),
+            (
+                r#"{"name": "ok", "n": 1, "tags": ["c"]}"#,
+                Some(r#"{"name": "ok", "n": 1, "tags": ["#.len()),
+            ),
+            (
+                r#"{"name": "far too long", "n": 1}"#,
+                Some(r#"{"name": "far too"#.len()),
+            ),
+            (
+                r#"{"name": "ok", "n": 1, "x": 1}"#,
+                Some(r#"{"name": "ok", "n": 1"#.len()),
+            ),
+            (r#"{"n": 1, "name": "ok"}"#, Some(1)),
+            (r#"{"name": "ok""#, None),
+        ] {
+            let result = check(invalid).await;
+            assert!(!result.accepted(), "{backend:?} accepted {invalid}");
+            match refused_at {
+                // Refused at the token with the first wrong byte, or (where a backend orders optional
+                // properties differently) a little later, never at the end.
+                Some(at) => assert!(
+                    (at..invalid.len()).contains(&result.valid_up_to),
+                    "{backend:?} {invalid}: refused at {}",
+                    result.valid_up_to
+                ),
+                None => assert!(result.is_prefix_of(invalid.len()), "{backend:?} {invalid}"),
+            }
+        }
+        let text = model
+            .check_constraint(&ResponseFormat::Text, "anything")
+            .await
+            .unwrap();
+        assert!(text.accepted());
+    }
+}
+
+#[tokio::test]
+async fn llama_cpp_refuses_patterns_it_would_silently_drop() {
+    let model = model(SchemaBackend::LlamaCpp);
+    for pattern in ["^pkg:", r"^[A-Fa-f\d]{24}$"] {
+        let schema = json!({"type": "object", "properties": {"id": {"type": "string", "pattern": pattern}},
+                            "required": ["id"]});
+        let err = model
+            .chat(structured_request(
+                &schema,
+                GenerationOptions::deterministic(),
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRequest(m) if m.contains("pattern")),
+            "{pattern}: {err:?}"
+        );
+        let format = ResponseFormat::json_schema("s", schema);
+        assert!(
+            model
+                .check_constraint(&format, r#"{"id": "x"}"#)
+                .await
+                .is_err()
+        );
+    }
+    // A pattern it can translate is enforced.
+    let schema = json!({"type": "object", "properties": {"id": {"type": "string", "pattern": "^[a-f]{3}-[0-9]{2}$"}},
+                        "required": ["id"], "additionalProperties": false});
+    for seed in 0..5 {
+        let options = GenerationOptions::default()
+            .with_temperature(1.5)
+            .with_seed(seed);
+        let answer = model
+            .chat(structured_request(&schema, options))
+            .await
+            .unwrap();
+        assert_valid(&schema, answer.text(), &format!("seed {seed}"));
+    }
+}
