@@ -187,6 +187,9 @@ async fn run_backend(
         if i % 1000 == 999 {
             eprintln!("{backend:?}: {} of {} schemas", i + 1, files.len());
         }
+        if std::env::var_os("SLM_TRACE_FILES").is_some() {
+            eprintln!("{backend:?} {}", file.display());
+        }
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
         let Some(schema) = doc.get("schema") else {
             continue;
@@ -303,14 +306,16 @@ async fn generate(
         t.answers_unjudged += 1;
         return Ok(());
     };
-    if validator.is_valid(&value) {
-        t.answers_valid += 1;
-    } else {
-        t.answers_invalid += 1;
-        t.failures.push(format!(
-            "{name}: answer fails the schema: {}",
-            answer.text()
-        ));
+    match validator.iter_errors(&value).next() {
+        None => t.answers_valid += 1,
+        Some(error) => {
+            t.answers_invalid += 1;
+            t.failures.push(format!(
+                "{name}: answer fails the schema ({error} at {}): {}",
+                error.instance_path,
+                answer.text()
+            ));
+        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::LlamaCppError;
+use crate::utf8_guard::{TokenBytes, Utf8Guard};
 
 /// Which compiler turns JSON schemas into token masks.
 ///
@@ -97,7 +98,7 @@ pub(crate) enum ConstraintSpec {
 #[derive(Default)]
 pub(crate) struct Compiler {
     factory: Option<ParserFactory>,
-    invalid_utf8: Option<Vec<LlamaToken>>,
+    token_bytes: Option<std::sync::Arc<TokenBytes>>,
 }
 
 impl Compiler {
@@ -115,6 +116,7 @@ impl Compiler {
             ),
             (ConstraintSpec::JsonSchema(schema), SchemaBackend::LlamaCpp) => {
                 check_llama_cpp_schema(schema, "#").map_err(LlamaCppError::Schema)?;
+                check_llama_cpp_all_of(schema, schema, "#").map_err(LlamaCppError::Schema)?;
                 let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
                     .map_err(|e| LlamaCppError::Schema(format!("llama.cpp's converter: {e}")))?;
                 self.gbnf(model, &gbnf)
@@ -161,13 +163,13 @@ impl Compiler {
         }
         let grammar = LlamaSampler::grammar(model, gbnf, "root")
             .map_err(|e| LlamaCppError::Grammar(format!("llama.cpp rejected the grammar: {e}")))?;
-        let invalid_utf8 = self
-            .invalid_utf8
-            .get_or_insert_with(|| invalid_utf8_tokens(model))
+        let tokens = self
+            .token_bytes
+            .get_or_insert_with(|| TokenBytes::of(model))
             .clone();
         Ok(Constraint::Gbnf {
             grammar,
-            invalid_utf8,
+            utf8: Utf8Guard::new(tokens),
         })
     }
 }
@@ -215,6 +217,17 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
         _ => return Err(format!("{path}: a schema must be an object")),
     };
     let is_integer = object.get("type").and_then(Value::as_str) == Some("integer");
+    // The converter drops required names that `properties` does not declare.
+    if let Some(required) = object.get("required").and_then(Value::as_array) {
+        let declared = object.get("properties").and_then(Value::as_object);
+        for name in required.iter().filter_map(Value::as_str) {
+            if !declared.is_some_and(|p| p.contains_key(name)) {
+                return Err(format!(
+                    "{path}/required: llama.cpp's converter ignores required {name:?}, which `properties` does not declare (use SchemaBackend::Llguidance)"
+                ));
+            }
+        }
+    }
     // The converter honours one string rule: a pattern, else a format, else the length bounds.
     let string_rules = ["pattern", "format", "minLength|maxLength"];
     let present: Vec<&str> = string_rules
@@ -240,6 +253,11 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
         }
         if key == "pattern" {
             let pattern = value.as_str().unwrap_or_default();
+            if pattern_may_break_json_string(pattern) {
+                return Err(format!(
+                    "{here}: llama.cpp's converter would let the pattern {pattern:?} write a raw `\"` or `\\` inside the JSON string (use SchemaBackend::Llguidance)"
+                ));
+            }
             if !llama_cpp_enforces_pattern(pattern) {
                 return Err(format!(
                     "{here}: llama.cpp's converter cannot turn the pattern {pattern:?} into a grammar (it would accept any string; use SchemaBackend::Llguidance)"
@@ -272,6 +290,109 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// llama.cpp's converter merges the parts of an `allOf` into one object: it keeps their
+/// properties (all made required) and enum values and drops every other keyword, and it
+/// inlines a part's `$ref` without the guard it puts on other references, so a recursive
+/// definition reached through `allOf` recurses until the stack overflows (a process abort).
+/// Allow only parts that are objects or enums, and no `$ref` part that can reach itself.
+fn check_llama_cpp_all_of(root: &Value, node: &Value, path: &str) -> Result<(), String> {
+    let children: Box<dyn Iterator<Item = (String, &Value)>> = match node {
+        Value::Object(o) => Box::new(o.iter().map(|(k, v)| (k.clone(), v))),
+        Value::Array(a) => Box::new(a.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
+        _ => return Ok(()),
+    };
+    if let Some(parts) = node.get("allOf").and_then(Value::as_array) {
+        for (i, part) in parts.iter().enumerate() {
+            let here = format!("{path}/allOf/{i}");
+            let mut resolved = part;
+            while let Some(reference) = resolved.get("$ref").and_then(Value::as_str) {
+                if reaches_itself(root, reference) {
+                    return Err(format!(
+                        "{here}: `allOf` over the recursive definition {reference} (llama.cpp's converter would recurse without end; use SchemaBackend::Llguidance)"
+                    ));
+                }
+                resolved = resolve_ref(root, reference)
+                    .ok_or_else(|| format!("{here}: unresolved $ref {reference}"))?;
+            }
+            let object_or_enum = resolved.get("properties").is_some()
+                || resolved.get("enum").is_some()
+                || resolved.get("type").and_then(Value::as_str) == Some("object");
+            let combines = ["anyOf", "oneOf", "allOf"]
+                .iter()
+                .any(|k| resolved.get(k).is_some());
+            if !object_or_enum || combines {
+                return Err(format!(
+                    "{here}: llama.cpp's converter keeps only the properties and enum values of `allOf` parts (use SchemaBackend::Llguidance)"
+                ));
+            }
+        }
+    }
+    for (key, child) in children {
+        check_llama_cpp_all_of(root, child, &format!("{path}/{key}"))?;
+    }
+    Ok(())
+}
+
+/// A local `$ref` (`#/$defs/x`) inside `root`.
+fn resolve_ref<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
+    match reference.strip_prefix('#')? {
+        "" => Some(root),
+        pointer => root.pointer(pointer),
+    }
+}
+
+/// Whether the definition `reference` points at can reach `reference` again through `$ref`s.
+fn reaches_itself(root: &Value, reference: &str) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<&Value> = resolve_ref(root, reference).into_iter().collect();
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Object(o) => {
+                if let Some(next) = o.get("$ref").and_then(Value::as_str) {
+                    if next == reference {
+                        return true;
+                    }
+                    if seen.insert(next) {
+                        stack.extend(resolve_ref(root, next));
+                    }
+                }
+                stack.extend(o.values());
+            }
+            Value::Array(a) => stack.extend(a.iter()),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether a string matching `pattern` may contain `"` or `\`. llama.cpp's converter puts the
+/// pattern's characters into the JSON string unescaped, so `.`, negated classes, `\S`, `\W`,
+/// `\D` or a literal quote would let the model end the string early or break the JSON.
+fn pattern_may_break_json_string(pattern: &str) -> bool {
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if matches!(chars.next(), Some('S' | 'W' | 'D' | '\\' | '"') | None) {
+                    return true;
+                }
+            }
+            '"' => return true,
+            '[' if !in_class => {
+                in_class = true;
+                if chars.peek() == Some(&'^') {
+                    return true;
+                }
+            }
+            ']' => in_class = false,
+            '.' if !in_class => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Whether llama.cpp's converter turns `pattern` into a grammar. Patterns it cannot translate
 /// (not anchored with `^…$`, escapes like `\\d` inside a class, ...) become its plain `string`
 /// rule with only a warning on stderr, so this converts the pattern alone and looks for that.
@@ -296,27 +417,13 @@ fn llguidance_message(error: &str) -> String {
         .to_string()
 }
 
-/// Tokens whose bytes can never appear in valid UTF-8 (0xC0, 0xC1, 0xF5-0xFF). llama.cpp's
-/// grammar sampler lets such byte tokens through; constrained output must never contain them.
-fn invalid_utf8_tokens(model: &LlamaModel) -> Vec<LlamaToken> {
-    let vocab = model.vocab();
-    (0..model.n_vocab())
-        .map(LlamaToken)
-        .filter(|&t| {
-            vocab
-                .token_to_piece(t, false, None)
-                .iter()
-                .any(|&b| b == 0xC0 || b == 0xC1 || b >= 0xF5)
-        })
-        .collect()
-}
-
 /// A compiled constraint with its parser state for one sequence.
 pub(crate) enum Constraint {
     Llguidance(Box<Matcher>),
     Gbnf {
         grammar: LlamaSampler,
-        invalid_utf8: Vec<LlamaToken>,
+        /// llama.cpp's grammar sampler lets invalid UTF-8 through; this does not.
+        utf8: Utf8Guard,
     },
 }
 
@@ -325,11 +432,8 @@ impl Constraint {
     pub(crate) fn allows(&mut self, token: LlamaToken, logit: f32) -> bool {
         match self {
             Constraint::Llguidance(m) => m.validate_tokens(&[token.0 as u32]).is_ok_and(|n| n == 1),
-            Constraint::Gbnf {
-                grammar,
-                invalid_utf8,
-            } => {
-                if invalid_utf8.contains(&token) {
+            Constraint::Gbnf { grammar, utf8 } => {
+                if !utf8.allows(token) {
                     return false;
                 }
                 let mut one =
@@ -360,15 +464,8 @@ impl Constraint {
                     }
                 }
             }
-            Constraint::Gbnf {
-                grammar,
-                invalid_utf8,
-            } => {
-                for t in invalid_utf8.iter() {
-                    if let Some(d) = candidates.data.get_mut(t.0 as usize) {
-                        d.set_logit(f32::NEG_INFINITY);
-                    }
-                }
+            Constraint::Gbnf { grammar, utf8 } => {
+                utf8.mask(candidates);
                 candidates.apply_sampler(grammar);
             }
         }
@@ -384,9 +481,12 @@ impl Constraint {
                     llguidance_message(&e.to_string())
                 ))
             }),
-            Constraint::Gbnf { grammar, .. } => grammar
-                .try_accept(token)
-                .map_err(|e| LlamaCppError::Grammar(format!("grammar rejected a token: {e}"))),
+            Constraint::Gbnf { grammar, utf8 } => {
+                utf8.accept(token);
+                grammar
+                    .try_accept(token)
+                    .map_err(|e| LlamaCppError::Grammar(format!("grammar rejected a token: {e}")))
+            }
         }
     }
 
@@ -436,6 +536,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn all_of_parts_llama_cpp_would_drop_or_loop_on_are_refused() {
+        // MaskBench's Github_easy---o17683: an `allOf` that includes its own definition.
+        let looping = serde_json::json!({
+            "definitions": {
+                "ChildFoo": {"type": "object"},
+                "Foo": {"type": "object", "required": ["childFoos"], "properties": {
+                    "childFoos": {"allOf": [{"$ref": "#/definitions/Foo"}, {"$ref": "#/definitions/ChildFoo"}]}}}
+            },
+            "properties": {"Foo": {"$ref": "#/definitions/Foo"}}
+        });
+        let err = check_llama_cpp_all_of(&looping, &looping, "#").unwrap_err();
+        assert!(
+            err.contains("recursive definition #/definitions/Foo"),
+            "{err}"
+        );
+        let merged = serde_json::json!({"allOf": [
+            {"$ref": "#/$defs/a"}, {"type": "object", "properties": {"b": {"type": "integer"}}}],
+            "$defs": {"a": {"type": "object", "properties": {"a": {"type": "string"}}}}});
+        assert_eq!(check_llama_cpp_all_of(&merged, &merged, "#"), Ok(()));
+        for dropped in [
+            serde_json::json!({"allOf": [{"type": "string", "minLength": 2}]}),
+            serde_json::json!({"allOf": [{"anyOf": [{"required": ["a"]}, {"required": ["b"]}]}]}),
+            serde_json::json!({"allOf": [{"$ref": "#/$defs/missing"}]}),
+        ] {
+            assert!(
+                check_llama_cpp_all_of(&dropped, &dropped, "#").is_err(),
+                "{dropped}"
+            );
+        }
+    }
+
+    #[test]
     fn llguidance_errors_lose_the_state_dump() {
         let raw = "lexer error: too many expressions constructed\n<state>\nTokens: x\n</state><grammar>\n</grammar>";
         assert_eq!(
@@ -456,10 +588,15 @@ mod tests {
     #[test]
     fn schemas_whose_keywords_llama_cpp_would_drop_are_refused() {
         let ok = serde_json::json!({"type": "object", "properties": {
-            "id": {"type": "string", "pattern": "^[a-z]+$"},
+            "id": {"type": "string", "pattern": "^[a-z.]+\\.[0-9]{2}$"},
             "n": {"type": "integer", "minimum": 1}}});
         assert_eq!(check_llama_cpp_schema(&ok, "#"), Ok(()));
         for bad in [
+            serde_json::json!({"type": "string", "pattern": "^(.*?)\\.txt$"}),
+            serde_json::json!({"type": "string", "pattern": "^[^/]+$"}),
+            serde_json::json!({"type": "string", "pattern": "^\\S+$"}),
+            serde_json::json!({"type": "object", "properties": {}, "required": ["top"]}),
+            serde_json::json!({"type": "object", "required": ["a"]}),
             serde_json::json!({"type": "string", "pattern": "^a", "description": "x"}),
             serde_json::json!({"type": "string", "pattern": "^a+$", "maxLength": 3}),
             serde_json::json!({"type": "string", "format": "date", "minLength": 3}),

@@ -152,16 +152,44 @@ impl From<LlamaCppError> for slm_core::Error {
             LlamaCppError::ContextOverflow { needed, limit } => {
                 slm_core::Error::ContextOverflow { needed, limit }
             }
-            LlamaCppError::Template(_)
-            | LlamaCppError::Grammar(_)
-            | LlamaCppError::Schema(_)
-            | LlamaCppError::InvalidRequest(_) => slm_core::Error::InvalidRequest(e.to_string()),
-            LlamaCppError::InvalidOption(_) => slm_core::Error::Config(e.to_string()),
-            e if e.is_file_error() => slm_core::Error::ModelLoad(e.to_string()),
-            LlamaCppError::ModelLoad(_) | LlamaCppError::Lora(_) => {
-                slm_core::Error::ModelLoad(e.to_string())
+            // slm-core's messages name the kind already: pass the detail, not our prefix.
+            LlamaCppError::InvalidRequest(m) => slm_core::Error::InvalidRequest(m),
+            LlamaCppError::InvalidOption(m) => slm_core::Error::Config(m),
+            LlamaCppError::ModelLoad(m) => slm_core::Error::ModelLoad(format!("llama.cpp: {m}")),
+            LlamaCppError::Template(_) | LlamaCppError::Grammar(_) | LlamaCppError::Schema(_) => {
+                slm_core::Error::InvalidRequest(e.to_string())
             }
+            e if e.is_file_error() => slm_core::Error::ModelLoad(e.to_string()),
+            LlamaCppError::Lora(_) => slm_core::Error::ModelLoad(e.to_string()),
             other => slm_core::Error::Backend(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_do_not_repeat_their_kind() {
+        let cases = [
+            LlamaCppError::InvalidRequest("no messages".into()),
+            LlamaCppError::InvalidOption("temperature -1".into()),
+            LlamaCppError::ModelLoad("bad tensor".into()),
+            LlamaCppError::Schema("`minProperties`".into()),
+        ];
+        let texts: Vec<String> = cases
+            .into_iter()
+            .map(|e| slm_core::Error::from(e).to_string())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "invalid request: no messages",
+                "configuration error: temperature -1",
+                "model load failed: llama.cpp: bad tensor",
+                "invalid request: unsupported JSON schema: `minProperties`",
+            ]
+        );
     }
 }

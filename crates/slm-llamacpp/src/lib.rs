@@ -91,7 +91,11 @@
 //! - **Constraints cost only on rejection.** Like llama.cpp's common sampler, a token is drawn
 //!   from the free distribution and the grammar mask is computed only when the constraint
 //!   rejects it. JSON schemas compile with llguidance by default ([`SchemaBackend`]); a schema a
-//!   backend cannot enforce is an error, never an unconstrained answer.
+//!   backend cannot enforce is an error, never an unconstrained answer: schemas whose keywords
+//!   llama.cpp's converter would drop, whose patterns it cannot translate or would let write a
+//!   raw quote, or whose `allOf` would make it recurse without end are refused up front, and
+//!   grammar-constrained output is kept valid UTF-8 token by token.
+//!   [`LlamaCppModel::check_constraint`] shows how far a constraint lets a given text through.
 //! - **Batching is continuous**: requests join and leave the running batch; a prompt prefix
 //!   shared with a running sequence is copied in the KV cache instead of decoded again.
 #![deny(missing_docs)]
@@ -108,6 +112,7 @@ mod template;
 pub mod testing;
 mod text;
 mod tools;
+mod utf8_guard;
 mod worker;
 
 pub use backend::backend;

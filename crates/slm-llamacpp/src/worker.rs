@@ -99,6 +99,9 @@ pub(crate) struct Loaded {
     pub(crate) n_vocab: i32,
 }
 
+/// Stack of the worker thread: 16 MiB, twice a Linux main thread's 8 MiB.
+const WORKER_STACK_BYTES: usize = 16 << 20;
+
 /// Starts the worker thread and waits until the model is loaded (or failed to load).
 pub(crate) fn spawn(
     path: PathBuf,
@@ -109,6 +112,9 @@ pub(crate) fn spawn(
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("slm-llamacpp".into())
+        // llama.cpp's grammar code and the schema compilers recurse on nested input; give
+        // them the room a main thread has (Rust's default for threads is 2 MiB).
+        .stack_size(WORKER_STACK_BYTES)
         .spawn(move || run(path, options, model_id, rx, ready_tx))
         .map_err(|e| LlamaCppError::ModelLoad(format!("cannot start worker thread: {e}")))?;
     match ready_rx.recv() {
