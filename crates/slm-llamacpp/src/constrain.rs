@@ -266,9 +266,25 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
         }
         if key == "format" {
             let f = value.as_str().unwrap_or_default();
-            if !matches!(f, "date" | "time" | "date-time") && !f.starts_with("uuid") {
+            if matches!(f, "date" | "date-time") {
+                return Err(format!(
+                    "{here}: llama.cpp's converter's {f} grammar allows days a month does not have (2024-02-30; use SchemaBackend::Llguidance)"
+                ));
+            }
+            if f != "time" && !f.starts_with("uuid") {
                 return Err(format!(
                     "{here}: llama.cpp's converter does not enforce format {f:?}"
+                ));
+            }
+        }
+        if matches!(key.as_str(), "enum" | "const") {
+            let values: Vec<&Value> = match value {
+                Value::Array(values) if key == "enum" => values.iter().collect(),
+                other => vec![other],
+            };
+            if let Some(wrong) = values.iter().find(|v| !matches_declared_type(object, v)) {
+                return Err(format!(
+                    "{here}: llama.cpp's converter would write {wrong}, which `type` does not allow (use SchemaBackend::Llguidance)"
                 ));
             }
         }
@@ -363,6 +379,27 @@ fn reaches_itself(root: &Value, reference: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether `value` has a type the schema's `type` (a name or a list of names) allows. llama.cpp's
+/// converter writes `enum` and `const` values as they are, without the `type` beside them.
+fn matches_declared_type(schema: &serde_json::Map<String, Value>, value: &Value) -> bool {
+    let allowed: Vec<&str> = match schema.get("type") {
+        None => return true,
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        Some(_) => return false,
+    };
+    allowed.iter().any(|&t| match t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => false,
+    })
 }
 
 /// Whether a string matching `pattern` may contain `"` or `\`. llama.cpp's converter puts the
@@ -600,6 +637,9 @@ mod tests {
             serde_json::json!({"type": "string", "pattern": "^a", "description": "x"}),
             serde_json::json!({"type": "string", "pattern": "^a+$", "maxLength": 3}),
             serde_json::json!({"type": "string", "format": "date", "minLength": 3}),
+            serde_json::json!({"type": "string", "format": "date"}),
+            serde_json::json!({"type": "string", "enum": ["1", "2-two", null]}),
+            serde_json::json!({"type": "integer", "const": 1.5}),
             serde_json::json!({"type": "number", "minimum": 0.5}),
             serde_json::json!({"type": "object", "minProperties": 1}),
         ] {
