@@ -327,7 +327,10 @@ impl LlamaCppModel {
     /// where a backend over- or under-constrains. JSON schemas compile with the model's
     /// [`SchemaBackend`]; llguidance expects JSON laid out as `{"a": 1, "b": [1, 2]}` (one
     /// space after `:` and `,`). A format that does not compile is an error, as in
-    /// [`ChatModel::chat`]; `Text` accepts everything.
+    /// [`ChatModel::chat`]; `Text` accepts everything. The text is tokenized as the model would
+    /// write it; a tokenizer that does not give the text back token for token (SentencePiece
+    /// models that prefix every text with a space, such as Llama 2 or Mistral) makes this an
+    /// [`LlamaCppError::InvalidRequest`] rather than a misleading answer.
     ///
     /// [`SchemaBackend`]: crate::SchemaBackend
     /// [`ConstraintCheck::accepted`]: crate::ConstraintCheck::accepted
