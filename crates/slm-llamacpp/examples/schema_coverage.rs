@@ -22,7 +22,9 @@
 //!     [--every N] [--max-tokens N] [--backend llguidance|llama-cpp] [--list-failures]
 //! ```
 //!
-//! Both backends run at once (each model has its own worker thread).
+//! Both backends run at once (each model has its own worker thread). `SLM_TRACE_FILES=1` prints
+//! each schema's file name before it is tried, to find one that takes down the process (that
+//! is how a schema that made llama.cpp's converter overflow the stack was found).
 
 use std::io;
 use std::path::{Path, PathBuf};
