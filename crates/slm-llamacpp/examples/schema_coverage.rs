@@ -363,7 +363,7 @@ fn python_json(value: &Value) -> io::Result<String> {
             w: &mut W,
             first: bool,
         ) -> io::Result<()> {
-            if first { Ok(()) } else { w.write_all(b", ") }
+            self.begin_array_value(w, first)
         }
         fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
             w.write_all(b": ")

@@ -115,8 +115,7 @@ impl Compiler {
                 LlamaCppError::Schema,
             ),
             (ConstraintSpec::JsonSchema(schema), SchemaBackend::LlamaCpp) => {
-                check_llama_cpp_schema(schema, "#").map_err(LlamaCppError::Schema)?;
-                check_llama_cpp_all_of(schema, schema, "#").map_err(LlamaCppError::Schema)?;
+                check_llama_cpp_schema(schema, schema, "#").map_err(LlamaCppError::Schema)?;
                 let gbnf = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
                     .map_err(|e| LlamaCppError::Schema(format!("llama.cpp's converter: {e}")))?;
                 self.gbnf(model, &gbnf)
@@ -176,7 +175,7 @@ impl Compiler {
 
 /// llama.cpp's converter silently ignores keywords it does not know (and `minimum`/`maximum`
 /// on non-integers), which would give unconstrained output: refuse such schemas instead.
-fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
+fn check_llama_cpp_schema(root: &Value, schema: &Value, path: &str) -> Result<(), String> {
     const ANNOTATIONS: &[&str] = &[
         "$schema",
         "$id",
@@ -291,15 +290,18 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
         match key.as_str() {
             "properties" | "$defs" | "definitions" => {
                 for (name, sub) in value.as_object().into_iter().flatten() {
-                    check_llama_cpp_schema(sub, &format!("{here}/{name}"))?;
+                    check_llama_cpp_schema(root, sub, &format!("{here}/{name}"))?;
                 }
             }
             "anyOf" | "allOf" | "prefixItems" => {
+                if key == "allOf" {
+                    check_all_of_parts(root, value, &here)?;
+                }
                 for (i, sub) in value.as_array().into_iter().flatten().enumerate() {
-                    check_llama_cpp_schema(sub, &format!("{here}/{i}"))?;
+                    check_llama_cpp_schema(root, sub, &format!("{here}/{i}"))?;
                 }
             }
-            "items" | "additionalProperties" => check_llama_cpp_schema(value, &here)?,
+            "items" | "additionalProperties" => check_llama_cpp_schema(root, value, &here)?,
             _ => {}
         }
     }
@@ -311,40 +313,30 @@ fn check_llama_cpp_schema(schema: &Value, path: &str) -> Result<(), String> {
 /// inlines a part's `$ref` without the guard it puts on other references, so a recursive
 /// definition reached through `allOf` recurses until the stack overflows (a process abort).
 /// Allow only parts that are objects or enums, and no `$ref` part that can reach itself.
-fn check_llama_cpp_all_of(root: &Value, node: &Value, path: &str) -> Result<(), String> {
-    let children: Box<dyn Iterator<Item = (String, &Value)>> = match node {
-        Value::Object(o) => Box::new(o.iter().map(|(k, v)| (k.clone(), v))),
-        Value::Array(a) => Box::new(a.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
-        _ => return Ok(()),
-    };
-    if let Some(parts) = node.get("allOf").and_then(Value::as_array) {
-        for (i, part) in parts.iter().enumerate() {
-            let here = format!("{path}/allOf/{i}");
-            let mut resolved = part;
-            while let Some(reference) = resolved.get("$ref").and_then(Value::as_str) {
-                if reaches_itself(root, reference) {
-                    return Err(format!(
-                        "{here}: `allOf` over the recursive definition {reference} (llama.cpp's converter would recurse without end; use SchemaBackend::Llguidance)"
-                    ));
-                }
-                resolved = resolve_ref(root, reference)
-                    .ok_or_else(|| format!("{here}: unresolved $ref {reference}"))?;
-            }
-            let object_or_enum = resolved.get("properties").is_some()
-                || resolved.get("enum").is_some()
-                || resolved.get("type").and_then(Value::as_str) == Some("object");
-            let combines = ["anyOf", "oneOf", "allOf"]
-                .iter()
-                .any(|k| resolved.get(k).is_some());
-            if !object_or_enum || combines {
+fn check_all_of_parts(root: &Value, parts: &Value, path: &str) -> Result<(), String> {
+    for (i, part) in parts.as_array().into_iter().flatten().enumerate() {
+        let here = format!("{path}/{i}");
+        let mut resolved = part;
+        while let Some(reference) = resolved.get("$ref").and_then(Value::as_str) {
+            if reaches_itself(root, reference) {
                 return Err(format!(
-                    "{here}: llama.cpp's converter keeps only the properties and enum values of `allOf` parts (use SchemaBackend::Llguidance)"
+                    "{here}: `allOf` over the recursive definition {reference} (llama.cpp's converter would recurse without end; use SchemaBackend::Llguidance)"
                 ));
             }
+            resolved = resolve_ref(root, reference)
+                .ok_or_else(|| format!("{here}: unresolved $ref {reference}"))?;
         }
-    }
-    for (key, child) in children {
-        check_llama_cpp_all_of(root, child, &format!("{path}/{key}"))?;
+        let object_or_enum = resolved.get("properties").is_some()
+            || resolved.get("enum").is_some()
+            || resolved.get("type").and_then(Value::as_str) == Some("object");
+        let combines = ["anyOf", "oneOf", "allOf"]
+            .iter()
+            .any(|k| resolved.get(k).is_some());
+        if !object_or_enum || combines {
+            return Err(format!(
+                "{here}: llama.cpp's converter keeps only the properties and enum values of `allOf` parts (use SchemaBackend::Llguidance)"
+            ));
+        }
     }
     Ok(())
 }
@@ -583,7 +575,7 @@ mod tests {
             },
             "properties": {"Foo": {"$ref": "#/definitions/Foo"}}
         });
-        let err = check_llama_cpp_all_of(&looping, &looping, "#").unwrap_err();
+        let err = check_llama_cpp_schema(&looping, &looping, "#").unwrap_err();
         assert!(
             err.contains("recursive definition #/definitions/Foo"),
             "{err}"
@@ -591,14 +583,14 @@ mod tests {
         let merged = serde_json::json!({"allOf": [
             {"$ref": "#/$defs/a"}, {"type": "object", "properties": {"b": {"type": "integer"}}}],
             "$defs": {"a": {"type": "object", "properties": {"a": {"type": "string"}}}}});
-        assert_eq!(check_llama_cpp_all_of(&merged, &merged, "#"), Ok(()));
+        assert_eq!(check_llama_cpp_schema(&merged, &merged, "#"), Ok(()));
         for dropped in [
             serde_json::json!({"allOf": [{"type": "string", "minLength": 2}]}),
             serde_json::json!({"allOf": [{"anyOf": [{"required": ["a"]}, {"required": ["b"]}]}]}),
             serde_json::json!({"allOf": [{"$ref": "#/$defs/missing"}]}),
         ] {
             assert!(
-                check_llama_cpp_all_of(&dropped, &dropped, "#").is_err(),
+                check_llama_cpp_schema(&dropped, &dropped, "#").is_err(),
                 "{dropped}"
             );
         }
@@ -627,7 +619,7 @@ mod tests {
         let ok = serde_json::json!({"type": "object", "properties": {
             "id": {"type": "string", "pattern": "^[a-z.]+\\.[0-9]{2}$"},
             "n": {"type": "integer", "minimum": 1}}});
-        assert_eq!(check_llama_cpp_schema(&ok, "#"), Ok(()));
+        assert_eq!(check_llama_cpp_schema(&ok, &ok, "#"), Ok(()));
         for bad in [
             serde_json::json!({"type": "string", "pattern": "^(.*?)\\.txt$"}),
             serde_json::json!({"type": "string", "pattern": "^[^/]+$"}),
@@ -643,7 +635,7 @@ mod tests {
             serde_json::json!({"type": "number", "minimum": 0.5}),
             serde_json::json!({"type": "object", "minProperties": 1}),
         ] {
-            assert!(check_llama_cpp_schema(&bad, "#").is_err(), "{bad}");
+            assert!(check_llama_cpp_schema(&bad, &bad, "#").is_err(), "{bad}");
         }
     }
 }
