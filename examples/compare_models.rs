@@ -1,8 +1,8 @@
 //! Seed 000's `model_compare`: the same prompts sent to two (or more) models, one table per
 //! model with latency (prep, time to first token, total), tokens, tokens/s and cost.
 //!
-//! Offline by default: it compares the local model (a generated demo model, or `SLM_MODEL_PATH`)
-//! with its own Q4_0 quantization. Point it at real models with specs as arguments:
+//! Offline by default: it compares the local model (the default real model, SmolLM2, or
+//! `SLM_MODEL_PATH`) with its own Q4_0 requantization. Point it at real models with specs as arguments:
 //!
 //! ```text
 //! cargo run --release --example compare_models -- llamacpp:phi-4-mini.Q4_0.gguf azure
@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 
 use slm::core::{ChatModel, ChatRequest, CostModel, GenerationOptions, Price};
-use slm::llamacpp::{QuantizeOptions, QuantizeType, quantize};
+use slm::llamacpp::QuantizeType;
 
 const PROMPTS: [&str; 3] = [
     "Summarize retrieval augmented generation in 2 sentences.",
@@ -29,12 +29,7 @@ async fn main() -> anyhow::Result<()> {
     let models: Vec<Arc<dyn ChatModel>> = if specs.is_empty() {
         let local = common::local_model_path()?;
         common::announce(&local);
-        let q4 = local.path.with_extension("q4_0.gguf");
-        quantize(&local.path, &q4, &QuantizeOptions::new(QuantizeType::Q4_0))?;
-        let q4 = common::LocalModel {
-            path: q4,
-            is_demo: local.is_demo,
-        };
+        let (q4, _) = common::quantized_variant(&local, QuantizeType::Q4_0)?;
         vec![
             Arc::new(common::load_local(&local, 2048)?),
             Arc::new(common::load_local(&q4, 2048)?),

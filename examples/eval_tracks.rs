@@ -5,8 +5,10 @@
 //! Offline by default:
 //! - the data is `examples/data/xlam_sample.json` (a small synthetic set in xLAM's format; pass
 //!   the path of the real `xlam_function_calling_60k.json` as the first argument instead);
-//! - the SLM is the local model (a generated demo model, or `SLM_MODEL_PATH`), with constrained
-//!   decoding on, so its JSON parses and its tool calls name real tools;
+//! - the SLM is the local model (the default real model, SmolLM2-135M-Instruct, or
+//!   `SLM_MODEL_PATH`), run twice: free, and with constrained decoding (its JSON parses and
+//!   validates, its tool calls name real tools with declared arguments), so the report shows
+//!   what constraints buy a small model;
 //! - the reference "LLM" is an oracle replaying the gold completions, unless AZURE_* variables
 //!   (or `SLM_OPENAI_SPEC=openai:http://host:port/v1#model`) name a real one.
 //!
@@ -72,15 +74,18 @@ async fn main() -> anyhow::Result<()> {
                     .map(|c| (c.prompt.clone(), c.completion.clone())),
             )),
         };
+        let runs = [
+            (&llm, false, "reference"),
+            (&slm, false, "SLM free"),
+            (&slm, true, "SLM constrained"),
+        ];
         let mut reports = Vec::new();
-        for (model, constrained) in [(&llm, false), (&slm, true)] {
+        for (i, (model, constrained, _)) in runs.iter().enumerate() {
             let mut config = RunConfig::new(track);
-            config.constrained = constrained;
+            config.constrained = *constrained;
             config.options.max_tokens = Some(if small { 96 } else { 256 });
             config.concurrency = if model.capabilities().batching { 8 } else { 4 };
-            let results = work
-                .path()
-                .join(format!("{track}-{}.results.jsonl", reports.len()));
+            let results = work.path().join(format!("{track}-{i}.results.jsonl"));
             let outcome = Runner::new(config.clone())
                 .run(model.as_ref(), &test, Some(&results), |_| {})
                 .await?;
@@ -94,10 +99,12 @@ async fn main() -> anyhow::Result<()> {
                 Some(&results),
             ));
         }
-        let comparison = Comparison::new(&reports[0], &reports[1], CompareOptions::new(0.01))?;
-        println!("== {track} track ==");
-        print!("{}", comparison.render_table());
-        println!("{}\n", comparison.decision_line());
+        for (report, (_, _, label)) in reports.iter().zip(&runs).skip(1) {
+            let comparison = Comparison::new(&reports[0], report, CompareOptions::new(0.01))?;
+            println!("== {track} track: {label} vs {} ==", runs[0].2);
+            print!("{}", comparison.render_table());
+            println!("{}\n", comparison.decision_line());
+        }
     }
     if local.is_demo {
         println!(

@@ -44,7 +44,7 @@ fi
 name=slm-test-qwen2.5-0.5b-shaped
 if [ "${QUANTIZE:-1}" != 0 ] || [ ! -f "$out/$name-q8_0.gguf" ]; then
   echo "== models (generated, quantized) and the seed-001 table"
-  cargo run --release --quiet --example quantize -- --out "$out" --threads "$threads" | tee "$out/quantize-table.txt"
+  cargo run --release --quiet --example quantize -- --generated --no-ppl --out "$out" --threads "$threads" | tee "$out/quantize-table.txt"
 fi
 models=()
 for q in q4_0 q5_1 q8_0; do models+=(-m "$out/$name-$q.gguf"); done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every example in its offline mode with small settings (SLM_EXAMPLE_SMALL=1), on generated
-# models. Fails on the first example that fails.
+# Runs every example in its offline mode with small settings (SLM_EXAMPLE_SMALL=1), on the default
+# real model from the model cache (scripts/setup.sh downloads it). Fails on the first that fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SLM_EXAMPLE_SMALL=1

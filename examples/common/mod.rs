@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use slm::core::{ChatModel, ChatResponse, CostModel};
+use slm::llamacpp::models::KnownModel;
 use slm::llamacpp::testing::{TestModelSpec, write_test_model};
-use slm::llamacpp::{LlamaCppModel, LoadOptions};
+use slm::llamacpp::{
+    LlamaCppModel, LoadOptions, QuantizeOptions, QuantizeReport, QuantizeType, quantize,
+};
 
 /// Where the local model comes from.
 pub struct LocalModel {
@@ -18,7 +21,9 @@ pub struct LocalModel {
     pub is_demo: bool,
 }
 
-/// `$SLM_MODEL_PATH` when set, else a random-weight demo model generated under `target/slm-demo`.
+/// The local model: `$SLM_MODEL_PATH` when set; else the default real model, SmolLM2-135M-Instruct
+/// from the model cache (`scripts/setup.sh` downloads it); else, only when no real model can be
+/// had, a random-weight demo model generated under `target/slm-demo` (and [`announce`] says so).
 pub fn local_model_path() -> anyhow::Result<LocalModel> {
     if let Some(path) = std::env::var_os("SLM_MODEL_PATH") {
         let path = PathBuf::from(path);
@@ -32,6 +37,21 @@ pub fn local_model_path() -> anyhow::Result<LocalModel> {
             is_demo: false,
         });
     }
+    match KnownModel::default_model().locate() {
+        Ok(path) => Ok(LocalModel {
+            path,
+            is_demo: false,
+        }),
+        Err(why) => {
+            eprintln!("WARNING: {why}\nFalling back to a generated random-weight demo model.\n");
+            demo_model_path()
+        }
+    }
+}
+
+/// A random-weight demo model generated under `target/slm-demo` (for edge cases and machines
+/// where no real model can be had).
+pub fn demo_model_path() -> anyhow::Result<LocalModel> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/slm-demo");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("slm-demo-tiny.gguf");
@@ -40,6 +60,30 @@ pub fn local_model_path() -> anyhow::Result<LocalModel> {
         path,
         is_demo: true,
     })
+}
+
+/// `local` quantized to `target` under `target/slm-variants` (never beside the cached model).
+/// Real models usually ship quantized: requantizing is allowed, and the report's
+/// [`QuantizeReport::quality_note`] says what it costs.
+pub fn quantized_variant(
+    local: &LocalModel,
+    target: QuantizeType,
+) -> anyhow::Result<(LocalModel, QuantizeReport)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/slm-variants");
+    std::fs::create_dir_all(&dir)?;
+    let stem = local.path.file_stem().unwrap_or_default().to_string_lossy();
+    let path = dir.join(format!("{stem}.{target}.gguf"));
+    let options = QuantizeOptions {
+        allow_requantize: true,
+        ..QuantizeOptions::new(target)
+    };
+    let report = quantize(&local.path, &path, &options)
+        .with_context(|| format!("quantizing {} to {target}", local.path.display()))?;
+    let variant = LocalModel {
+        path,
+        is_demo: local.is_demo,
+    };
+    Ok((variant, report))
 }
 
 /// Loads the local model with a context of `context` tokens.
@@ -57,12 +101,20 @@ pub fn announce(local: &LocalModel) {
     if local.is_demo {
         println!(
             "NOTE: running on a generated random-weight demo model ({}). Its answers are noise;\n\
-             timings, token counts and constrained output are real. Set SLM_MODEL_PATH=model.gguf\n\
-             to use a real model.\n",
+             timings, token counts and constrained output are real. Run `bash scripts/setup.sh`\n\
+             to download the default real model, or set SLM_MODEL_PATH=model.gguf.\n",
             local.path.display()
         );
     } else {
-        println!("Local model: {}\n", local.path.display());
+        let known = KnownModel::find_by_file(&local.path);
+        match known {
+            Some(m) => println!(
+                "Local model: {} ({})\n",
+                m.description,
+                local.path.display()
+            ),
+            None => println!("Local model: {}\n", local.path.display()),
+        }
     }
 }
 

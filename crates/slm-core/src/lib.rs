@@ -50,10 +50,12 @@ pub use error::{Error, Result};
 pub use event::{ChatEvent, ChatStream, collect_stream, events_of_response};
 pub use message::{Message, Role};
 pub use model::{Capabilities, ChatModel};
-pub use request::{ChatRequest, ChatRequestBuilder, GenerationOptions, ResponseFormat};
+pub use request::{
+    ChatRequest, ChatRequestBuilder, DrySampling, GenerationOptions, InvalidOption, ResponseFormat,
+};
 pub use response::{ChatResponse, FinishReason, Stage, Timings, Usage};
 pub use scripted::ScriptedModel;
-pub use tool::{ToolCall, ToolChoice, ToolSpec};
+pub use tool::{ToolCall, ToolCallIssue, ToolCallProblem, ToolChoice, ToolSpec};
 
 /// Re-exported so implementers of [`ChatModel`] need not depend on `async-trait` themselves.
 pub use async_trait::async_trait;

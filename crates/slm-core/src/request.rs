@@ -68,39 +68,210 @@ impl ResponseFormat {
 
 /// Sampling and length options. `None` means "the backend's default".
 ///
+/// Each field's doc states its range and the default a backend uses when it is unset; values
+/// out of range are refused by [`GenerationOptions::validate`], which every backend calls, with
+/// a typed [`InvalidOption`]. Penalties look back over generated tokens only.
+///
 /// ```
-/// use slm_core::GenerationOptions;
+/// use slm_core::{DrySampling, GenerationOptions};
 /// let o = GenerationOptions::deterministic().with_max_tokens(64);
 /// assert_eq!(o.temperature, Some(0.0));
 /// assert_eq!(o.seed, Some(42));
 /// assert!(o.is_greedy());
+///
+/// let o = GenerationOptions::default()
+///     .with_repeat_penalty(1.1)
+///     .with_repeat_last_n(128)
+///     .with_presence_penalty(0.5)
+///     .with_dry(DrySampling::default());
+/// assert!(o.validate().is_ok());
+/// assert!(GenerationOptions::default().with_min_p(1.5).validate().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GenerationOptions {
-    /// Upper bound on generated tokens.
+    /// Upper bound on generated tokens; at least 1. Default: until the model stops or the
+    /// context is full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
-    /// Softmax temperature; 0 means greedy decoding.
+    /// Softmax temperature, `>= 0`; 0 means greedy decoding. Default: 0.8 locally, the
+    /// server's otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
-    /// Nucleus sampling mass.
+    /// Nucleus sampling mass, in `(0, 1]` (1 = off). Default: 0.95 locally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f32>,
-    /// Keep only the `k` most likely tokens (0 = off).
+    /// Keep only the `k` most likely tokens (0 = off). Default: 40 locally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<u32>,
-    /// Drop tokens below `min_p` × the probability of the most likely one.
+    /// Drop tokens below `min_p` × the probability of the most likely one, in `[0, 1]`
+    /// (0 = off). Default: 0.05 locally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_p: Option<f32>,
-    /// Penalty on recently generated tokens (1.0 = off).
+    /// Divides the (positive) logit of every token seen in the last
+    /// [`repeat_last_n`](Self::repeat_last_n) tokens; `> 0`, at most 10 (1 = off, 1.1 is a common
+    /// choice). Default: 1 (off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat_penalty: Option<f32>,
+    /// Subtracted once from the logit of every token seen in the last `repeat_last_n` tokens
+    /// (OpenAI's `presence_penalty`), in `[-2, 2]`. Default: 0 (off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f32>,
+    /// Subtracted from a token's logit once per time it was seen in the last `repeat_last_n`
+    /// tokens (OpenAI's `frequency_penalty`), in `[-2, 2]`. Default: 0 (off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f32>,
+    /// How many of the latest tokens the repeat, presence and frequency penalties look at
+    /// (0 turns them off). Default: 64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_last_n: Option<u32>,
+    /// DRY ("don't repeat yourself") sampling: penalises tokens that would extend a repeated
+    /// sequence. Default: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry: Option<DrySampling>,
     /// Random seed, for reproducible sampling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// Generation stops before any of these strings; they are not part of the answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+}
+
+/// DRY sampling ("don't repeat yourself", as in llama.cpp and text-generation-webui): a token
+/// that would extend a sequence already seen `n` tokens long, with `n >= allowed_length`, loses
+/// `multiplier × base^(n − allowed_length)` from its logit. Sequence breakers (newlines,
+/// punctuation) end the sequences it looks for.
+///
+/// The defaults are llama.cpp's recommended values.
+///
+/// ```
+/// let dry = slm_core::DrySampling::default();
+/// assert_eq!((dry.multiplier, dry.base, dry.allowed_length), (0.8, 1.75, 2));
+/// assert_eq!(dry.penalty_last_n, None);
+/// assert_eq!(dry.sequence_breakers, ["\n", ":", "\"", "*"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrySampling {
+    /// Strength, finite and `>= 0` (0 = off). Default: 0.8.
+    pub multiplier: f32,
+    /// Growth of the penalty with the repeated length, finite and `>= 1`. Default: 1.75.
+    pub base: f32,
+    /// Repeats up to this many tokens go unpenalised, at least 1. Default: 2.
+    pub allowed_length: u32,
+    /// How many of the latest tokens are searched for repeats (0 = off). Default: `None`, the
+    /// whole context.
+    pub penalty_last_n: Option<u32>,
+    /// Strings that end a repeated sequence: non-empty, without NUL characters (llama.cpp
+    /// reads at most 40 bytes of each). Default: `["\n", ":", "\"", "*"]`.
+    pub sequence_breakers: Vec<String>,
+}
+
+impl Default for DrySampling {
+    fn default() -> Self {
+        Self {
+            multiplier: 0.8,
+            base: 1.75,
+            allowed_length: 2,
+            penalty_last_n: None,
+            sequence_breakers: ["\n", ":", "\"", "*"].map(String::from).to_vec(),
+        }
+    }
+}
+
+impl DrySampling {
+    /// DRY with this multiplier and the other defaults.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::DrySampling::with_multiplier(1.2).multiplier, 1.2);
+    /// ```
+    pub fn with_multiplier(multiplier: f32) -> Self {
+        Self {
+            multiplier,
+            ..Self::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), InvalidOption> {
+        check("dry.multiplier", self.multiplier, "finite and >= 0", |m| {
+            m >= 0.0
+        })?;
+        check("dry.base", self.base, "finite and >= 1", |b| b >= 1.0)?;
+        if self.allowed_length == 0 {
+            return Err(InvalidOption::new("dry.allowed_length", 0, "at least 1"));
+        }
+        if let Some(bad) = self
+            .sequence_breakers
+            .iter()
+            .find(|b| b.is_empty() || b.contains('\0'))
+        {
+            return Err(InvalidOption::new(
+                "dry.sequence_breakers",
+                format!("{bad:?}"),
+                "non-empty strings without NUL characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A [`GenerationOptions`] value out of its range.
+///
+/// ```
+/// let err = slm_core::GenerationOptions::default().with_top_p(0.0).validate().unwrap_err();
+/// assert_eq!(err.option, "top_p");
+/// assert_eq!(err.to_string(), "top_p must be in (0, 1], got 0");
+/// let core: slm_core::Error = err.into();
+/// assert!(matches!(core, slm_core::Error::InvalidRequest(_)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{option} must be {expected}, got {value}")]
+pub struct InvalidOption {
+    /// The option's name (`top_p`, `dry.base`, ...).
+    pub option: &'static str,
+    /// The value given.
+    pub value: String,
+    /// The allowed range.
+    pub expected: &'static str,
+}
+
+impl InvalidOption {
+    fn new(option: &'static str, value: impl ToString, expected: &'static str) -> Self {
+        Self {
+            option,
+            value: value.to_string(),
+            expected,
+        }
+    }
+}
+
+impl From<InvalidOption> for crate::Error {
+    fn from(e: InvalidOption) -> Self {
+        crate::Error::InvalidRequest(e.to_string())
+    }
+}
+
+/// `Ok` when `value` is finite and `ok(value)` holds.
+fn check(
+    option: &'static str,
+    value: f32,
+    expected: &'static str,
+    ok: impl Fn(f32) -> bool,
+) -> Result<(), InvalidOption> {
+    if value.is_finite() && ok(value) {
+        Ok(())
+    } else {
+        Err(InvalidOption::new(option, value, expected))
+    }
+}
+
+/// [`check`] for an option that may be unset.
+fn check_opt(
+    option: &'static str,
+    value: Option<f32>,
+    expected: &'static str,
+    ok: impl Fn(f32) -> bool,
+) -> Result<(), InvalidOption> {
+    value.map_or(Ok(()), |v| check(option, v, expected, ok))
 }
 
 impl GenerationOptions {
@@ -127,6 +298,49 @@ impl GenerationOptions {
         self.temperature.is_some_and(|t| t <= 0.0)
     }
 
+    /// Checks every set option against the range its doc states.
+    ///
+    /// ```
+    /// use slm_core::GenerationOptions;
+    /// assert!(GenerationOptions::deterministic().validate().is_ok());
+    /// let err = GenerationOptions::default().with_presence_penalty(3.0).validate().unwrap_err();
+    /// assert_eq!(err.option, "presence_penalty");
+    /// ```
+    pub fn validate(&self) -> Result<(), InvalidOption> {
+        if self.max_tokens == Some(0) {
+            return Err(InvalidOption::new("max_tokens", 0, "at least 1"));
+        }
+        check_opt("temperature", self.temperature, "finite and >= 0", |t| {
+            t >= 0.0
+        })?;
+        check_opt("top_p", self.top_p, "in (0, 1]", |p| p > 0.0 && p <= 1.0)?;
+        check_opt("min_p", self.min_p, "in [0, 1]", |p| {
+            (0.0..=1.0).contains(&p)
+        })?;
+        check_opt("repeat_penalty", self.repeat_penalty, "in (0, 10]", |r| {
+            r > 0.0 && r <= 10.0
+        })?;
+        let openai_range = |p: f32| (-2.0..=2.0).contains(&p);
+        check_opt(
+            "presence_penalty",
+            self.presence_penalty,
+            "in [-2, 2]",
+            openai_range,
+        )?;
+        check_opt(
+            "frequency_penalty",
+            self.frequency_penalty,
+            "in [-2, 2]",
+            openai_range,
+        )?;
+        if let Some(n) = self.repeat_last_n
+            && n > i32::MAX as u32
+        {
+            return Err(InvalidOption::new("repeat_last_n", n, "at most 2^31 - 1"));
+        }
+        self.dry.as_ref().map_or(Ok(()), DrySampling::validate)
+    }
+
     /// Sets `max_tokens`.
     ///
     /// ```
@@ -146,6 +360,91 @@ impl GenerationOptions {
     /// ```
     pub fn with_temperature(mut self, temperature: f32) -> Self {
         self.temperature = Some(temperature);
+        self
+    }
+
+    /// Sets the nucleus sampling mass.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::GenerationOptions::default().with_top_p(0.9).top_p, Some(0.9));
+    /// ```
+    pub fn with_top_p(mut self, top_p: f32) -> Self {
+        self.top_p = Some(top_p);
+        self
+    }
+
+    /// Sets top-k (0 = off).
+    ///
+    /// ```
+    /// assert_eq!(slm_core::GenerationOptions::default().with_top_k(20).top_k, Some(20));
+    /// ```
+    pub fn with_top_k(mut self, top_k: u32) -> Self {
+        self.top_k = Some(top_k);
+        self
+    }
+
+    /// Sets min-p (0 = off).
+    ///
+    /// ```
+    /// assert_eq!(slm_core::GenerationOptions::default().with_min_p(0.1).min_p, Some(0.1));
+    /// ```
+    pub fn with_min_p(mut self, min_p: f32) -> Self {
+        self.min_p = Some(min_p);
+        self
+    }
+
+    /// Sets the repeat penalty (1 = off).
+    ///
+    /// ```
+    /// let o = slm_core::GenerationOptions::default().with_repeat_penalty(1.1);
+    /// assert_eq!(o.repeat_penalty, Some(1.1));
+    /// ```
+    pub fn with_repeat_penalty(mut self, penalty: f32) -> Self {
+        self.repeat_penalty = Some(penalty);
+        self
+    }
+
+    /// Sets the presence penalty (0 = off).
+    ///
+    /// ```
+    /// let o = slm_core::GenerationOptions::default().with_presence_penalty(0.6);
+    /// assert_eq!(o.presence_penalty, Some(0.6));
+    /// ```
+    pub fn with_presence_penalty(mut self, penalty: f32) -> Self {
+        self.presence_penalty = Some(penalty);
+        self
+    }
+
+    /// Sets the frequency penalty (0 = off).
+    ///
+    /// ```
+    /// let o = slm_core::GenerationOptions::default().with_frequency_penalty(0.3);
+    /// assert_eq!(o.frequency_penalty, Some(0.3));
+    /// ```
+    pub fn with_frequency_penalty(mut self, penalty: f32) -> Self {
+        self.frequency_penalty = Some(penalty);
+        self
+    }
+
+    /// Sets how many tokens the repeat, presence and frequency penalties look back over.
+    ///
+    /// ```
+    /// let o = slm_core::GenerationOptions::default().with_repeat_last_n(256);
+    /// assert_eq!(o.repeat_last_n, Some(256));
+    /// ```
+    pub fn with_repeat_last_n(mut self, tokens: u32) -> Self {
+        self.repeat_last_n = Some(tokens);
+        self
+    }
+
+    /// Turns DRY sampling on.
+    ///
+    /// ```
+    /// let o = slm_core::GenerationOptions::default().with_dry(slm_core::DrySampling::default());
+    /// assert_eq!(o.dry.unwrap().multiplier, 0.8);
+    /// ```
+    pub fn with_dry(mut self, dry: DrySampling) -> Self {
+        self.dry = Some(dry);
         self
     }
 
@@ -194,6 +493,12 @@ pub struct ChatRequest {
     /// Whether and which tool must be called.
     #[serde(default)]
     pub tool_choice: ToolChoice,
+    /// Whether one answer may hold several tool calls (OpenAI's `parallel_tool_calls`).
+    /// `Some(false)`: at most one call (exactly one when a call is forced); `Some(true)` or
+    /// `None` (the backend's default): local models allow up to four forced calls, remote
+    /// servers decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
     /// The shape of the answer.
     #[serde(default)]
     pub response_format: ResponseFormat,
@@ -358,6 +663,19 @@ impl ChatRequestBuilder {
     /// ```
     pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
         self.request.tool_choice = choice;
+        self
+    }
+
+    /// Allows or forbids several tool calls in one answer.
+    ///
+    /// ```
+    /// let req = slm_core::ChatRequest::builder().parallel_tool_calls(false).build();
+    /// assert_eq!(req.parallel_tool_calls, Some(false));
+    /// let old: slm_core::ChatRequest = serde_json::from_str(r#"{"messages": []}"#).unwrap();
+    /// assert_eq!(old.parallel_tool_calls, None);
+    /// ```
+    pub fn parallel_tool_calls(mut self, parallel: bool) -> Self {
+        self.request.parallel_tool_calls = Some(parallel);
         self
     }
 

@@ -205,6 +205,12 @@ pub struct ChatResponse {
     /// For compositions: each model's share, in order. Empty for a single model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<Stage>,
+    /// Problems found in the message's tool calls (undeclared tools or arguments, missing
+    /// required arguments, schema violations), checked against the request's tools. The calls
+    /// stay in the message as the model wrote them. Empty when every call is valid, or when the
+    /// backend does not check (remote servers validate on their side).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_call_issues: Vec<crate::ToolCallIssue>,
 }
 
 impl Default for Message {

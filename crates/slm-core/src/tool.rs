@@ -102,3 +102,88 @@ pub enum ToolChoice {
     /// The model must call this tool.
     Named(String),
 }
+
+/// Something wrong with a tool call the model wrote: reported on
+/// [`ChatResponse::tool_call_issues`](crate::ChatResponse::tool_call_issues) beside the call,
+/// which is kept as written, so a caller can repair it, ask again or refuse to run it.
+///
+/// Forced calls ([`ToolChoice::Required`], [`ToolChoice::Named`]) of local models are
+/// constrained to be valid and have none; calls a model writes on its own may.
+///
+/// ```
+/// use slm_core::{ToolCallIssue, ToolCallProblem};
+/// let issue = ToolCallIssue::new(0, "get_weather", ToolCallProblem::UnknownArgument { name: "type".into() });
+/// assert_eq!(issue.to_string(), "call 0 of get_weather: undeclared argument \"type\"");
+/// let json = serde_json::to_value(&issue).unwrap();
+/// assert_eq!(json["problem"], serde_json::json!({"unknown_argument": {"name": "type"}}));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallIssue {
+    /// Index of the call in the message's `tool_calls`.
+    pub call: usize,
+    /// The name the call used.
+    pub tool: String,
+    /// What is wrong.
+    pub problem: ToolCallProblem,
+}
+
+impl ToolCallIssue {
+    /// An issue of call `call`.
+    ///
+    /// ```
+    /// let i = slm_core::ToolCallIssue::new(1, "f", slm_core::ToolCallProblem::UnknownTool);
+    /// assert_eq!(i.call, 1);
+    /// ```
+    pub fn new(call: usize, tool: impl Into<String>, problem: ToolCallProblem) -> Self {
+        Self {
+            call,
+            tool: tool.into(),
+            problem,
+        }
+    }
+}
+
+impl std::fmt::Display for ToolCallIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call {} of {}: {}", self.call, self.tool, self.problem)
+    }
+}
+
+/// What is wrong with a tool call (see [`ToolCallIssue`]).
+///
+/// ```
+/// let p = slm_core::ToolCallProblem::MissingArgument { name: "city".into() };
+/// assert_eq!(p.to_string(), "missing required argument \"city\"");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolCallProblem {
+    /// The call names a tool the request does not declare.
+    #[error("the tool is not declared")]
+    UnknownTool,
+    /// An argument the tool's schema does not declare (and does not allow with
+    /// `additionalProperties`).
+    #[error("undeclared argument {name:?}")]
+    UnknownArgument {
+        /// The argument's name.
+        name: String,
+    },
+    /// A required argument is missing.
+    #[error("missing required argument {name:?}")]
+    MissingArgument {
+        /// The argument's name.
+        name: String,
+    },
+    /// The arguments break the tool's schema some other way (a wrong type, a value outside an
+    /// `enum`, an undeclared key in a nested object...).
+    #[error("{path}: {message}")]
+    InvalidArguments {
+        /// JSON pointer to the offending value inside the arguments (`""` for the whole).
+        path: String,
+        /// The validator's message.
+        message: String,
+    },
+    /// A second or later call although the request set `parallel_tool_calls` to false.
+    #[error("more than one call although parallel_tool_calls is false")]
+    ExtraCall,
+}

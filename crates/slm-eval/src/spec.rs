@@ -23,9 +23,11 @@ use crate::EvalError;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSpec {
-    /// A local GGUF file run by llama.cpp: `llamacpp:path/to/model.gguf`.
+    /// A GGUF model run by llama.cpp: `llamacpp:path/to/model.gguf`, a known model's name
+    /// (`llamacpp:smollm2`) or a Hugging Face Hub file (`llamacpp:hf:owner/repo:Q4_K_M`,
+    /// `llamacpp:hf:owner/repo/file.gguf`), resolved by `slm_llamacpp::source::ModelSource`.
     LlamaCpp {
-        /// The GGUF file.
+        /// The GGUF file, or the model source text (`smollm2`, `hf:...`) as given.
         path: PathBuf,
     },
     /// An Azure OpenAI deployment configured from the environment (`AZURE_ENDPOINT`,
@@ -55,10 +57,16 @@ impl ModelSpec {
     /// ```
     /// let s: slm_eval::ModelSpec = "llamacpp:models/phi-4-mini.Q4_K_M.gguf".parse().unwrap();
     /// assert_eq!(s.label(), "phi-4-mini.Q4_K_M");
+    /// let s: slm_eval::ModelSpec = "llamacpp:hf:acme/tiny-GGUF:Q4_K_M@v1".parse().unwrap();
+    /// assert_eq!(s.label(), "tiny-GGUF-Q4_K_M");
     /// ```
     pub fn label(&self) -> String {
         match self {
-            ModelSpec::LlamaCpp { path } => stem(path),
+            ModelSpec::LlamaCpp { path } => match path.to_str().and_then(|p| p.strip_prefix("hf:"))
+            {
+                Some(hub) => hub_label(hub),
+                None => stem(path),
+            },
             ModelSpec::Azure => "azure".into(),
             ModelSpec::OpenAi { model, .. } => model.clone(),
             ModelSpec::Replay { path, id, .. } => id.clone().unwrap_or_else(|| stem(path)),
@@ -74,6 +82,13 @@ impl ModelSpec {
     pub fn is_local(&self) -> bool {
         matches!(self, ModelSpec::LlamaCpp { .. } | ModelSpec::Replay { .. })
     }
+}
+
+/// `owner/repo:Q4_K_M@rev` → `repo-Q4_K_M`; `owner/repo/dir/file.gguf` → `file`.
+fn hub_label(hub: &str) -> String {
+    let hub = hub.split(['#', '@']).next().unwrap_or(hub);
+    let last = hub.rsplit('/').next().unwrap_or(hub);
+    stem(std::path::Path::new(&last.replace(':', "-")))
 }
 
 fn stem(path: &std::path::Path) -> String {

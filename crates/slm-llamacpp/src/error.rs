@@ -109,6 +109,122 @@ pub enum LlamaCppError {
     /// The model's worker thread is gone (it panicked or the model was dropped).
     #[error("the model worker stopped")]
     WorkerStopped,
+    /// The input of [`crate::quantize`] is already quantized and
+    /// [`crate::QuantizeOptions::allow_requantize`] is off.
+    #[error(
+        "{path} is already quantized ({input_type}); quantizing it again to {target} loses more quality than quantizing from the F16/F32 original: use that, or set QuantizeOptions::allow_requantize = true to requantize anyway"
+    )]
+    AlreadyQuantized {
+        /// The input file.
+        path: PathBuf,
+        /// The type of most of its weights.
+        input_type: crate::gguf::GgmlType,
+        /// The requested target.
+        target: crate::QuantizeType,
+    },
+    /// The output of [`crate::quantize`] is the input file itself (the same path, or a link to
+    /// it): llama.cpp would truncate the model it is reading. Nothing was written.
+    #[error(
+        "the output {output} is the input file {input} itself (same path or a link to it); quantizing in place would destroy the model: choose another output path"
+    )]
+    QuantizeInPlace {
+        /// The input file.
+        input: PathBuf,
+        /// The output path asked for.
+        output: PathBuf,
+    },
+    /// The text given to [`crate::perplexity()`] has fewer than two chunks of tokens.
+    #[error(
+        "perplexity needs at least {needed} tokens (two chunks of {n_ctx}) but the text has {tokens}; give a longer text or a smaller n_ctx"
+    )]
+    TextTooShort {
+        /// Tokens in the text (with BOS).
+        tokens: usize,
+        /// Tokens needed.
+        needed: usize,
+        /// The chunk size.
+        n_ctx: u32,
+    },
+    /// A model known by name is not in the model cache (or is incomplete there).
+    #[error(
+        "model `{name}` is not in the model cache ({path}): {reason}; run `bash scripts/setup.sh` to download it, or set SLM_MODEL_PATH to a GGUF file"
+    )]
+    ModelNotCached {
+        /// The model's short name.
+        name: String,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A file's sha256 is not the one expected (a corrupt or substituted download).
+    #[error("{path}: sha256 {actual} does not match the expected {expected}")]
+    ChecksumMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The sha256 it should have.
+        expected: String,
+        /// The sha256 it has.
+        actual: String,
+    },
+    /// A model source string is malformed (`hf:owner/repo` without a file, a bad sha256...).
+    #[error("invalid model source {source_text:?}: {reason}")]
+    InvalidSource {
+        /// The text given.
+        source_text: String,
+        /// What is wrong, and the accepted forms.
+        reason: String,
+    },
+    /// The Hub has no such repository, revision or file, or refuses access to it.
+    #[error(
+        "{url}: HTTP {status} from the Hub: no such repository, revision or file (or a private or gated one: set HF_TOKEN)"
+    )]
+    HubNotFound {
+        /// The URL asked for (never holds the token).
+        url: String,
+        /// The HTTP status (404, or 401/403 for private, gated or missing repositories).
+        status: u16,
+    },
+    /// A download from the Hub failed (network, server error, unexpected response).
+    #[error("{url}: download failed: {reason}")]
+    Download {
+        /// The URL asked for (never holds the token).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server closed the connection before the whole file came. Nothing is left in the cache.
+    #[error("{url}: download truncated at {received} of {expected} bytes")]
+    TruncatedDownload {
+        /// The URL asked for.
+        url: String,
+        /// The file's size, as the server announced it.
+        expected: u64,
+        /// The bytes received.
+        received: u64,
+    },
+    /// No GGUF file of a Hub repository matches the quantization asked for.
+    #[error("{repo}: no .gguf file matches {quant:?}; the repository has: {available:?}")]
+    NoMatchingFile {
+        /// The repository.
+        repo: String,
+        /// The quantization asked for (empty: any GGUF file).
+        quant: String,
+        /// The repository's GGUF files.
+        available: Vec<String>,
+    },
+    /// Several GGUF files of a Hub repository match the quantization asked for.
+    #[error(
+        "{repo}: several .gguf files match {quant:?}: {candidates:?}; name one: hf:{repo}/FILE"
+    )]
+    AmbiguousFile {
+        /// The repository.
+        repo: String,
+        /// The quantization asked for (empty: any GGUF file).
+        quant: String,
+        /// The files that match.
+        candidates: Vec<String>,
+    },
 }
 
 impl LlamaCppError {
@@ -142,6 +258,13 @@ impl LlamaCppError {
                 | LlamaCppError::UnsupportedGgufVersion { .. }
                 | LlamaCppError::MalformedGguf { .. }
                 | LlamaCppError::UnsupportedModel { .. }
+                | LlamaCppError::ModelNotCached { .. }
+                | LlamaCppError::ChecksumMismatch { .. }
+                | LlamaCppError::HubNotFound { .. }
+                | LlamaCppError::Download { .. }
+                | LlamaCppError::TruncatedDownload { .. }
+                | LlamaCppError::NoMatchingFile { .. }
+                | LlamaCppError::AmbiguousFile { .. }
         )
     }
 }
@@ -155,6 +278,7 @@ impl From<LlamaCppError> for slm_core::Error {
             // slm-core's messages name the kind already: pass the detail, not our prefix.
             LlamaCppError::InvalidRequest(m) => slm_core::Error::InvalidRequest(m),
             LlamaCppError::InvalidOption(m) => slm_core::Error::Config(m),
+            LlamaCppError::InvalidSource { .. } => slm_core::Error::Config(e.to_string()),
             LlamaCppError::ModelLoad(m) => slm_core::Error::ModelLoad(format!("llama.cpp: {m}")),
             LlamaCppError::Template(_) | LlamaCppError::Grammar(_) | LlamaCppError::Schema(_) => {
                 slm_core::Error::InvalidRequest(e.to_string())

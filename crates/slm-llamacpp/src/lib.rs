@@ -105,9 +105,12 @@ mod constrain;
 mod error;
 pub mod gguf;
 mod model;
+pub mod models;
 mod options;
+mod perplexity;
 mod quantize;
 mod sampling;
+pub mod source;
 mod template;
 pub mod testing;
 mod text;
@@ -120,6 +123,9 @@ pub use constrain::{ConstraintCheck, SchemaBackend};
 pub use error::LlamaCppError;
 pub use model::{LlamaCppModel, ModelInfo};
 pub use options::LoadOptions;
+pub use perplexity::{
+    ChunkPerplexity, PerplexityOptions, PerplexityReport, SHAKESPEARE_SAMPLE, perplexity,
+};
 pub use quantize::{QuantizeOptions, QuantizeReport, QuantizeType, TensorFallback, quantize};
 pub use template::ChatTemplate;
 pub use worker::WorkerStats;

@@ -285,6 +285,61 @@ impl LlamaCppModel {
         answer.await.map_err(|_| LlamaCppError::WorkerStopped)
     }
 
+    /// The token ids of `text`, exactly as llama.cpp's `llama_tokenize` gives them:
+    /// `add_special` adds the model's BOS (and EOS) where its tokenizer wants them,
+    /// `parse_special` turns special-token text such as `<|im_start|>` into its id.
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("tiny.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// let ids = rt.block_on(model.tokenize("<|im_start|>hi", false, true)).unwrap();
+    /// assert_eq!(ids[0], 3); // <|im_start|>
+    /// let text = rt.block_on(model.detokenize(&ids, true)).unwrap();
+    /// assert_eq!(text, "<|im_start|>hi");
+    /// ```
+    pub async fn tokenize(
+        &self,
+        text: &str,
+        add_special: bool,
+        parse_special: bool,
+    ) -> Result<Vec<u32>, LlamaCppError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Tokenize {
+            text: text.to_string(),
+            add_special,
+            parse_special,
+            reply,
+        })?;
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)
+    }
+
+    /// The text of `tokens` (special tokens rendered as their text when `special`). Ids outside
+    /// the vocabulary are an [`LlamaCppError::InvalidRequest`]; bytes that do not form valid
+    /// UTF-8 become U+FFFD.
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("tiny.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// assert!(rt.block_on(model.detokenize(&[1_000_000], false)).is_err());
+    /// ```
+    pub async fn detokenize(&self, tokens: &[u32], special: bool) -> Result<String, LlamaCppError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Detokenize {
+            tokens: tokens.to_vec(),
+            special,
+            reply,
+        })?;
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)?
+    }
+
     /// The worker's counters: requests, decode calls, prompt tokens decoded or copied from a
     /// shared prefix, tokens generated.
     ///
@@ -457,6 +512,7 @@ impl LlamaCppModel {
         let queued = Instant::now();
         let job = Job {
             prompt,
+            call_rules: tools::CallRules::of(&request),
             options: request.options,
             constraint,
             tool_calls,

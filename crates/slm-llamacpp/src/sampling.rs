@@ -1,7 +1,9 @@
-//! The sampler chain built from a request's [`GenerationOptions`].
+//! The sampler chain built from a request's [`GenerationOptions`], in llama.cpp's common order:
+//! penalties, DRY, then greedy, or top-k, top-p, min-p, temperature and a seeded draw.
 
+use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
-use slm_core::GenerationOptions;
+use slm_core::{DrySampling, GenerationOptions};
 
 use crate::LlamaCppError;
 
@@ -10,36 +12,14 @@ pub(crate) const DEFAULT_TEMPERATURE: f32 = 0.8;
 pub(crate) const DEFAULT_TOP_K: u32 = 40;
 pub(crate) const DEFAULT_TOP_P: f32 = 0.95;
 pub(crate) const DEFAULT_MIN_P: f32 = 0.05;
-/// Tokens the repeat penalty looks back over.
-pub(crate) const REPEAT_LAST_N: i32 = 64;
+/// Tokens the repeat, presence and frequency penalties look back over by default.
+pub(crate) const REPEAT_LAST_N: u32 = 64;
 
 /// Checks option values that llama.cpp would otherwise accept silently or assert on.
 pub(crate) fn validate(options: &GenerationOptions) -> Result<(), LlamaCppError> {
-    let bad = |m: String| Err(LlamaCppError::InvalidRequest(m));
-    if let Some(t) = options.temperature
-        && !(t.is_finite() && t >= 0.0)
-    {
-        return bad(format!("temperature must be >= 0, got {t}"));
-    }
-    if let Some(p) = options.top_p
-        && !(p > 0.0 && p <= 1.0)
-    {
-        return bad(format!("top_p must be in (0, 1], got {p}"));
-    }
-    if let Some(p) = options.min_p
-        && !(0.0..=1.0).contains(&p)
-    {
-        return bad(format!("min_p must be in [0, 1], got {p}"));
-    }
-    if let Some(r) = options.repeat_penalty
-        && !(r.is_finite() && r > 0.0)
-    {
-        return bad(format!("repeat_penalty must be > 0, got {r}"));
-    }
-    if options.max_tokens == Some(0) {
-        return bad("max_tokens must be positive".into());
-    }
-    Ok(())
+    options
+        .validate()
+        .map_err(|e| LlamaCppError::InvalidRequest(e.to_string()))
 }
 
 /// The 32-bit seed llama.cpp takes, from a 64-bit one; a fresh one when unset.
@@ -55,20 +35,22 @@ pub(crate) fn seed32(seed: Option<u64>) -> u32 {
     if folded == u32::MAX { 0 } else { folded }
 }
 
-/// Penalties, then greedy when temperature is 0; otherwise top-k, top-p, min-p, temperature and
-/// a seeded draw.
-pub(crate) fn sampler_chain(options: &GenerationOptions, n_vocab: i32) -> LlamaSampler {
-    let mut chain = Vec::new();
-    let repeat = options.repeat_penalty.unwrap_or(1.0);
-    if repeat != 1.0 {
-        chain.push(LlamaSampler::penalties(
-            n_vocab,
-            REPEAT_LAST_N,
-            repeat,
-            0.0,
-            0.0,
-        ));
-    }
+/// The chain for validated `options`, on a context of `context_length` tokens (the longest
+/// history the penalties can look back over; llama.cpp allocates their windows up front).
+pub(crate) fn sampler_chain(
+    options: &GenerationOptions,
+    model: &LlamaModel,
+    context_length: u32,
+) -> LlamaSampler {
+    let mut chain: Vec<LlamaSampler> = penalties(options, model.n_vocab(), context_length)
+        .into_iter()
+        .chain(
+            options
+                .dry
+                .as_ref()
+                .and_then(|d| dry(d, model, context_length)),
+        )
+        .collect();
     if options.is_greedy() {
         chain.push(LlamaSampler::greedy());
         return LlamaSampler::chain(chain, true);
@@ -92,6 +74,45 @@ pub(crate) fn sampler_chain(options: &GenerationOptions, n_vocab: i32) -> LlamaS
     LlamaSampler::chain(chain, true)
 }
 
+/// Repeat, frequency and presence penalties over the last `repeat_last_n` tokens; `None` when
+/// all are off.
+fn penalties(
+    options: &GenerationOptions,
+    n_vocab: i32,
+    context_length: u32,
+) -> Option<LlamaSampler> {
+    let repeat = options.repeat_penalty.unwrap_or(1.0);
+    let frequency = options.frequency_penalty.unwrap_or(0.0);
+    let presence = options.presence_penalty.unwrap_or(0.0);
+    let last_n = window(
+        options.repeat_last_n.unwrap_or(REPEAT_LAST_N),
+        context_length,
+    );
+    let off = repeat == 1.0 && frequency == 0.0 && presence == 0.0;
+    (!off && last_n > 0)
+        .then(|| LlamaSampler::penalties(n_vocab, last_n, repeat, frequency, presence))
+}
+
+/// The DRY sampler; `None` when its multiplier or window is 0.
+fn dry(dry: &DrySampling, model: &LlamaModel, context_length: u32) -> Option<LlamaSampler> {
+    let last_n = window(dry.penalty_last_n.unwrap_or(context_length), context_length);
+    (dry.multiplier > 0.0 && last_n > 0).then(|| {
+        LlamaSampler::dry(
+            model,
+            dry.multiplier,
+            dry.base,
+            dry.allowed_length.min(i32::MAX as u32) as i32,
+            last_n,
+            dry.sequence_breakers.iter().map(String::as_bytes),
+        )
+    })
+}
+
+/// A look-back window, at most the context (llama.cpp allocates it whole).
+fn window(tokens: u32, context_length: u32) -> i32 {
+    tokens.min(context_length).min(i32::MAX as u32) as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,23 +122,34 @@ mod tests {
         for o in [
             GenerationOptions::default().with_temperature(-1.0),
             GenerationOptions::default().with_temperature(f32::NAN),
-            GenerationOptions {
-                top_p: Some(0.0),
-                ..Default::default()
-            },
-            GenerationOptions {
-                min_p: Some(2.0),
-                ..Default::default()
-            },
-            GenerationOptions {
-                repeat_penalty: Some(0.0),
-                ..Default::default()
-            },
+            GenerationOptions::default().with_top_p(0.0),
+            GenerationOptions::default().with_min_p(2.0),
+            GenerationOptions::default().with_repeat_penalty(0.0),
+            GenerationOptions::default().with_frequency_penalty(f32::INFINITY),
+            GenerationOptions::default().with_presence_penalty(-2.5),
+            GenerationOptions::default().with_dry(DrySampling {
+                sequence_breakers: vec!["a\0b".into()],
+                ..DrySampling::default()
+            }),
+            GenerationOptions::default().with_dry(DrySampling {
+                base: 0.5,
+                ..DrySampling::default()
+            }),
             GenerationOptions::default().with_max_tokens(0),
         ] {
-            assert!(validate(&o).is_err(), "{o:?}");
+            assert!(
+                matches!(validate(&o), Err(LlamaCppError::InvalidRequest(_))),
+                "{o:?}"
+            );
         }
         assert!(validate(&GenerationOptions::deterministic()).is_ok());
+    }
+
+    #[test]
+    fn windows_never_exceed_the_context() {
+        assert_eq!(window(64, 4096), 64);
+        assert_eq!(window(u32::MAX, 4096), 4096);
+        assert_eq!(window(0, 4096), 0);
     }
 
     #[test]

@@ -522,6 +522,43 @@ pub(crate) fn write_random(
     Ok(())
 }
 
+/// Whether the `CI` environment variable asks for strict tests: set to anything but empty, `0`
+/// or `false` (case-insensitive).
+///
+/// ```
+/// // The README's test command sets CI=true, so a missing prerequisite fails there.
+/// let _strict = slm_llamacpp::testing::ci_is_strict();
+/// ```
+pub fn ci_is_strict() -> bool {
+    match std::env::var("CI") {
+        Ok(v) => {
+            let v = v.trim().to_ascii_lowercase();
+            !(v.is_empty() || v == "0" || v == "false")
+        }
+        Err(_) => false,
+    }
+}
+
+/// The cached file of a real model for a test, or `None` after a loud `SKIPPED` line on stderr
+/// when it is not downloaded. Under CI ([`ci_is_strict`]) a missing model panics instead, so a
+/// real-model test can never vanish silently.
+///
+/// ```
+/// use slm_llamacpp::{models, testing};
+/// // In a test: `let Some(path) = testing::real_model(&models::SMOLLM2, "chat") else { return };`
+/// # let _ = testing::ci_is_strict();
+/// ```
+pub fn real_model(model: &crate::models::KnownModel, test: &str) -> Option<std::path::PathBuf> {
+    match model.locate() {
+        Ok(path) => Some(path),
+        Err(e) if ci_is_strict() => panic!("{test}: real model required under CI: {e}"),
+        Err(e) => {
+            eprintln!("\n*** SKIPPED {test}: {e}\n*** (set CI=true to make this a failure)\n");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,17 @@
 //! `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`. Other templates get slm-core's
 //! `<tool_call name="...">{arguments}</tool_call>`, explained in a system message when the
 //! template itself does not render tools.
+//!
+//! Forced calls are strict: each tool's parameter schema is closed ([`close_schema`]) before it
+//! is compiled, so the grammar writes only declared argument names, and the required ones.
+//! Calls the model writes on its own are checked against the same closed schemas
+//! ([`CallRules`]) and their problems reported as [`ToolCallIssue`]s on the response.
 
-use serde_json::{Value, json};
-use slm_core::{ChatRequest, Message, Role, ToolCall, ToolChoice, ToolSpec, wire};
+use serde_json::{Map, Value, json};
+use slm_core::{
+    ChatRequest, Message, Role, ToolCall, ToolCallIssue, ToolCallProblem, ToolChoice, ToolSpec,
+    wire,
+};
 
 use crate::LlamaCppError;
 use crate::constrain::ConstraintSpec;
@@ -47,30 +55,47 @@ pub(crate) fn with_compact_json(schema: &Value) -> Value {
     schema
 }
 
-/// The tools a forced answer may call: all declared ones, or the named one.
-pub(crate) fn forced_tools(request: &ChatRequest) -> Result<Option<Vec<&ToolSpec>>, LlamaCppError> {
-    match &request.tool_choice {
-        ToolChoice::Auto | ToolChoice::None => Ok(None),
+/// What a forced answer may hold: calls of these tools, at most `max_calls` of them.
+#[derive(Debug)]
+pub(crate) struct ForcedCalls<'a> {
+    pub(crate) tools: Vec<&'a ToolSpec>,
+    pub(crate) max_calls: usize,
+}
+
+/// The calls a forced answer may hold: of all declared tools, or of the named one; one call when
+/// the request sets `parallel_tool_calls` to false, else up to [`MAX_FORCED_CALLS`].
+pub(crate) fn forced_tools(
+    request: &ChatRequest,
+) -> Result<Option<ForcedCalls<'_>>, LlamaCppError> {
+    let tools = match &request.tool_choice {
+        ToolChoice::Auto | ToolChoice::None => return Ok(None),
         ToolChoice::Required => {
             if request.tools.is_empty() {
                 return Err(LlamaCppError::InvalidRequest(
                     "tool_choice is required but no tools are declared".into(),
                 ));
             }
-            Ok(Some(request.tools.iter().collect()))
+            request.tools.iter().collect()
         }
-        ToolChoice::Named(name) => request
-            .tool(name)
-            .map(|t| Some(vec![t]))
-            .ok_or_else(|| LlamaCppError::InvalidRequest(format!("tool {name:?} is not declared"))),
-    }
+        ToolChoice::Named(name) => vec![request.tool(name).ok_or_else(|| {
+            LlamaCppError::InvalidRequest(format!("tool {name:?} is not declared"))
+        })?],
+    };
+    let max_calls = if request.parallel_tool_calls == Some(false) {
+        1
+    } else {
+        MAX_FORCED_CALLS
+    };
+    Ok(Some(ForcedCalls { tools, max_calls }))
 }
 
-/// The Lark grammar of one to [`MAX_FORCED_CALLS`] calls of `tools`, in `format`.
+/// The Lark grammar of one to `forced.max_calls` calls of `forced.tools`, in `format`, each
+/// tool's arguments constrained by its closed schema ([`close_schema`]).
 pub(crate) fn forced_call_grammar(
-    tools: &[&ToolSpec],
+    forced: &ForcedCalls<'_>,
     format: ToolFormat,
 ) -> Result<ConstraintSpec, LlamaCppError> {
+    let tools = &forced.tools;
     for t in tools {
         let ok = !t.name.is_empty()
             && t.name
@@ -89,7 +114,10 @@ pub(crate) fn forced_call_grammar(
             )));
         }
     }
-    let repeat = format!("(\"\\n\" call){{0,{}}}", MAX_FORCED_CALLS - 1);
+    let repeat = match forced.max_calls {
+        0 | 1 => String::new(),
+        n => format!(" (\"\\n\" call){{0,{}}}", n - 1),
+    };
     let lark = match format {
         ToolFormat::Hermes => {
             // One document holds every tool's schema: their `$defs` move to its root.
@@ -98,7 +126,8 @@ pub(crate) fn forced_call_grammar(
                 .iter()
                 .enumerate()
                 .map(|(i, t)| {
-                    let arguments = hoist_defs(&t.parameters, &format!("tool{i}_"), &mut defs);
+                    let closed = close_schema(&t.parameters);
+                    let arguments = hoist_defs(&closed, &format!("tool{i}_"), &mut defs);
                     json!({
                         "type": "object",
                         "properties": {"name": {"const": t.name}, "arguments": arguments},
@@ -113,16 +142,16 @@ pub(crate) fn forced_call_grammar(
             }
             let body = with_compact_json(&document);
             format!(
-                "start: call {repeat}\ncall: \"<tool_call>\\n\" %json {body} \"\\n</tool_call>\"\n"
+                "start: call{repeat}\ncall: \"<tool_call>\\n\" %json {body} \"\\n</tool_call>\"\n"
             )
         }
         ToolFormat::Wire => {
-            let mut lark = format!("start: call {repeat}\ncall: ");
+            let mut lark = format!("start: call{repeat}\ncall: ");
             let names: Vec<String> = (0..tools.len()).map(|i| format!("call_{i}")).collect();
             lark.push_str(&names.join(" | "));
             lark.push('\n');
             for (name, t) in names.iter().zip(tools) {
-                let args = with_compact_json(&t.parameters);
+                let args = with_compact_json(&close_schema(&t.parameters));
                 lark.push_str(&format!(
                     "{name}: \"<tool_call name=\\\"{}\\\">\" %json {args} \"</tool_call>\"\n",
                     t.name
@@ -132,6 +161,142 @@ pub(crate) fn forced_call_grammar(
         }
     };
     Ok(ConstraintSpec::Lark(lark))
+}
+
+/// A tool's parameter schema made strict for calls: objects that do not say otherwise take no
+/// properties beyond those they declare.
+///
+/// The decision, in full:
+/// - The arguments object itself (the root, when it is an object schema: `"type": "object"` or
+///   `properties`) and every nested schema that declares `properties` get
+///   `"additionalProperties": false`, unless they already say something about extra keys
+///   (`additionalProperties`, `patternProperties` or `unevaluatedProperties`): an explicit
+///   `true` or schema there keeps them open.
+/// - A nested `{"type": "object"}` without `properties` is a free-form map and stays open.
+/// - Sub-schemas under `properties`, `items`, `prefixItems`, `anyOf`, `oneOf`, `$defs`,
+///   `definitions` and a schema-valued `additionalProperties` are closed the same way; the
+///   parts of an `allOf` are not (each part would then forbid the others' properties).
+/// - `required` is left as it is: the grammar already writes every required name.
+pub(crate) fn close_schema(parameters: &Value) -> Value {
+    let mut schema = parameters.clone();
+    let root_is_object = schema.as_object().is_some_and(|m| {
+        m.contains_key("properties")
+            || match m.get("type") {
+                Some(Value::String(t)) => t == "object",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "object"),
+                _ => false,
+            }
+    });
+    close_node(&mut schema, root_is_object);
+    schema
+}
+
+/// Closes `schema` (when `close_here` or it declares `properties`) and its sub-schemas.
+fn close_node(schema: &mut Value, close_here: bool) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    let says_extra = [
+        "additionalProperties",
+        "patternProperties",
+        "unevaluatedProperties",
+    ]
+    .iter()
+    .any(|k| map.contains_key(*k));
+    if (close_here || map.contains_key("properties")) && !says_extra {
+        map.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    for (key, value) in map.iter_mut() {
+        match key.as_str() {
+            "properties" | "$defs" | "definitions" => {
+                value
+                    .as_object_mut()
+                    .into_iter()
+                    .flat_map(Map::values_mut)
+                    .for_each(|sub| close_node(sub, false));
+            }
+            "items" | "additionalProperties" | "prefixItems" | "anyOf" | "oneOf" => match value {
+                Value::Array(subs) => subs.iter_mut().for_each(|sub| close_node(sub, false)),
+                sub => close_node(sub, false),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// What the calls of one answer are checked against: the declared tools (their schemas
+/// closed as for forced calls) and whether several calls are allowed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallRules {
+    tools: Vec<ToolSpec>,
+    single_call: bool,
+}
+
+impl CallRules {
+    pub(crate) fn of(request: &ChatRequest) -> Self {
+        Self {
+            tools: request.tools.clone(),
+            single_call: request.parallel_tool_calls == Some(false),
+        }
+    }
+
+    /// The problems of `calls`, in call order.
+    pub(crate) fn check(&self, calls: &[ToolCall]) -> Vec<ToolCallIssue> {
+        let mut issues = Vec::new();
+        for (i, call) in calls.iter().enumerate() {
+            let issue = |problem| ToolCallIssue::new(i, call.name.clone(), problem);
+            if self.single_call && i > 0 {
+                issues.push(issue(ToolCallProblem::ExtraCall));
+            }
+            match self.tools.iter().find(|t| t.name == call.name) {
+                None => issues.push(issue(ToolCallProblem::UnknownTool)),
+                Some(tool) => issues.extend(
+                    argument_problems(&tool.parameters, &call.arguments)
+                        .into_iter()
+                        .map(issue),
+                ),
+            }
+        }
+        issues
+    }
+}
+
+/// Where `arguments` break the closed form of `parameters`.
+fn argument_problems(parameters: &Value, arguments: &Value) -> Vec<ToolCallProblem> {
+    let validator = match jsonschema::validator_for(&close_schema(parameters)) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(
+                "a tool's parameter schema does not compile, its calls go unchecked: {e}"
+            );
+            return Vec::new();
+        }
+    };
+    validator
+        .iter_errors(arguments)
+        .flat_map(|error| {
+            let at_root = error.instance_path.as_str().is_empty();
+            match error.kind {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { ref unexpected }
+                    if at_root =>
+                {
+                    unexpected
+                        .iter()
+                        .map(|name| ToolCallProblem::UnknownArgument { name: name.clone() })
+                        .collect()
+                }
+                jsonschema::error::ValidationErrorKind::Required { ref property } if at_root => {
+                    vec![ToolCallProblem::MissingArgument {
+                        name: property.as_str().unwrap_or_default().to_string(),
+                    }]
+                }
+                _ => vec![ToolCallProblem::InvalidArguments {
+                    path: error.instance_path.to_string(),
+                    message: error.to_string(),
+                }],
+            }
+        })
+        .collect()
 }
 
 /// Moves a schema's `$defs`/`definitions` into `defs` under `prefix`-ed names and rewrites its
@@ -344,8 +509,123 @@ mod tests {
     }
 
     #[test]
+    fn open_objects_are_closed_and_explicit_ones_kept() {
+        let params = json!({"type": "object", "required": ["city"], "properties": {
+            "city": {"type": "string"},
+            "filter": {"type": "object", "properties": {"min": {"type": "integer"}}},
+            "tags": {"type": "object"},
+            "extra": {"type": "object", "properties": {}, "additionalProperties": {"type": "string"}},
+            "list": {"type": "array", "items": {"properties": {"x": {}}}},
+            "either": {"anyOf": [{"properties": {"a": {}}}, {"type": "string"}]},
+            "both": {"allOf": [{"properties": {"a": {}}}, {"properties": {"b": {}}}]},
+            "ref": {"$ref": "#/$defs/point"}},
+            "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number"}}}}});
+        let closed = close_schema(&params);
+        let props = &closed["properties"];
+        assert_eq!(closed["additionalProperties"], false);
+        assert_eq!(closed["required"], json!(["city"]));
+        assert_eq!(props["filter"]["additionalProperties"], false);
+        assert!(
+            props["tags"].get("additionalProperties").is_none(),
+            "free-form map"
+        );
+        assert_eq!(
+            props["extra"]["additionalProperties"],
+            json!({"type": "string"})
+        );
+        assert_eq!(props["list"]["items"]["additionalProperties"], false);
+        assert_eq!(props["either"]["anyOf"][0]["additionalProperties"], false);
+        assert!(
+            props["both"]["allOf"][0]
+                .get("additionalProperties")
+                .is_none()
+        );
+        assert_eq!(closed["$defs"]["point"]["additionalProperties"], false);
+        // An explicit `true` keeps the root open; a non-object root is left alone.
+        let open = json!({"type": "object", "properties": {}, "additionalProperties": true});
+        assert_eq!(close_schema(&open), open);
+        assert_eq!(
+            close_schema(&json!({"type": "string"})),
+            json!({"type": "string"})
+        );
+        assert_eq!(
+            close_schema(&json!({"type": "object"})),
+            json!({"type": "object", "additionalProperties": false})
+        );
+    }
+
+    #[test]
+    fn forced_grammars_use_the_closed_schema_and_the_call_limit() {
+        let t = ToolSpec::new("f", "", json!({"type": "object", "properties": {"a": {}}}));
+        let grammar = |max_calls, format| {
+            let forced = ForcedCalls {
+                tools: vec![&t],
+                max_calls,
+            };
+            match forced_call_grammar(&forced, format).unwrap() {
+                ConstraintSpec::Lark(lark) => lark,
+                other => panic!("{other:?}"),
+            }
+        };
+        for format in [ToolFormat::Wire, ToolFormat::Hermes] {
+            let one = grammar(1, format);
+            assert!(one.starts_with("start: call\n"), "{one}");
+            assert!(one.contains("\"additionalProperties\":false"), "{one}");
+            assert!(grammar(4, format).starts_with("start: call (\"\\n\" call){0,3}\n"));
+        }
+    }
+
+    #[test]
+    fn auto_calls_are_checked_against_the_closed_schemas() {
+        let tool = ToolSpec::new(
+            "get_weather",
+            "",
+            json!({"type": "object", "required": ["city"],
+                   "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}),
+        );
+        let request = ChatRequest::builder()
+            .user("u")
+            .tool(tool)
+            .parallel_tool_calls(false)
+            .build();
+        let rules = CallRules::of(&request);
+        let calls = [
+            ToolCall::new("0", "get_weather", json!({"city": "Lima", "days": 2})),
+            ToolCall::new("1", "get_weather", json!({"days": "two", "type": "x"})),
+            ToolCall::new("2", "nope", json!({})),
+        ];
+        assert!(rules.check(&calls[..1]).is_empty());
+        let problems: Vec<(usize, ToolCallProblem)> = rules
+            .check(&calls)
+            .into_iter()
+            .map(|i| (i.call, i.problem))
+            .collect();
+        assert!(problems.contains(&(1, ToolCallProblem::ExtraCall)));
+        assert!(problems.contains(&(
+            1,
+            ToolCallProblem::UnknownArgument {
+                name: "type".into()
+            }
+        )));
+        assert!(problems.contains(&(
+            1,
+            ToolCallProblem::MissingArgument {
+                name: "city".into()
+            }
+        )));
+        assert!(problems.iter().any(|(i, p)| *i == 1
+            && matches!(p, ToolCallProblem::InvalidArguments { path, .. } if path == "/days")));
+        assert!(problems.contains(&(2, ToolCallProblem::UnknownTool)));
+        assert_eq!(problems.iter().filter(|(i, _)| *i == 0).count(), 0);
+    }
+
+    #[test]
     fn bad_tool_names_are_refused_for_forced_calls() {
         let t = ToolSpec::new("bad name", "", json!({"type": "object"}));
-        assert!(forced_call_grammar(&[&t], ToolFormat::Wire).is_err());
+        let forced = ForcedCalls {
+            tools: vec![&t],
+            max_calls: 1,
+        };
+        assert!(forced_call_grammar(&forced, ToolFormat::Wire).is_err());
     }
 }

@@ -45,6 +45,19 @@ pub(crate) enum Command {
         text: String,
         reply: oneshot::Sender<usize>,
     },
+    /// Tokenize a text as llama.cpp's `llama_tokenize` does.
+    Tokenize {
+        text: String,
+        add_special: bool,
+        parse_special: bool,
+        reply: oneshot::Sender<Vec<u32>>,
+    },
+    /// Turn token ids back into text (ids checked against the vocabulary first).
+    Detokenize {
+        tokens: Vec<u32>,
+        special: bool,
+        reply: oneshot::Sender<Result<String, LlamaCppError>>,
+    },
     /// Whether a constraint allows a text as a whole answer.
     CheckConstraint {
         spec: ConstraintSpec,
@@ -61,6 +74,8 @@ pub(crate) struct Job {
     pub(crate) constraint: Option<ConstraintSpec>,
     /// Look for tool calls in the output: `Some(true)` when a call is forced.
     pub(crate) tool_calls: Option<bool>,
+    /// What the answer's tool calls are checked against.
+    pub(crate) call_rules: crate::tools::CallRules,
     /// The LoRA adapter (index, scale) to run with.
     pub(crate) lora: Option<(usize, f32)>,
     /// When the caller called `chat`.
@@ -347,10 +362,46 @@ impl Worker<'_> {
             Command::CountTokens { text, reply } => {
                 let _ = reply.send(self.tokenize(&text).len());
             }
+            Command::Tokenize {
+                text,
+                add_special,
+                parse_special,
+                reply,
+            } => {
+                let tokens =
+                    self.model
+                        .vocab()
+                        .tokenize(text.as_bytes(), add_special, parse_special);
+                let _ = reply.send(tokens.into_iter().map(|t| t.0 as u32).collect());
+            }
+            Command::Detokenize {
+                tokens,
+                special,
+                reply,
+            } => {
+                let _ = reply.send(self.detokenize(&tokens, special));
+            }
             Command::CheckConstraint { spec, text, reply } => {
                 let _ = reply.send(self.check_constraint(&spec, &text));
             }
         }
+    }
+
+    /// The text of `tokens`, each id checked against the vocabulary before llama.cpp sees it;
+    /// bytes that are not valid UTF-8 become U+FFFD.
+    fn detokenize(&self, tokens: &[u32], special: bool) -> Result<String, LlamaCppError> {
+        let n_vocab = self.model.n_vocab().max(0) as u32;
+        if let Some(bad) = tokens.iter().find(|&&t| t >= n_vocab) {
+            return Err(LlamaCppError::InvalidRequest(format!(
+                "token id {bad} is outside the vocabulary (0..{n_vocab})"
+            )));
+        }
+        let vocab = self.model.vocab();
+        let bytes: Vec<u8> = tokens
+            .iter()
+            .flat_map(|&t| vocab.token_to_piece(LlamaToken(t as i32), special, None))
+            .collect();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Compiles `spec` and feeds it `text` as the model would write it: tokenized without a
@@ -478,7 +529,7 @@ impl Worker<'_> {
             return;
         };
         let _ = self.ctx.clear_kv_cache_seq(Some(seq_id as u32), None, None);
-        let sampler = sampling::sampler_chain(&job.options, self.model.n_vocab());
+        let sampler = sampling::sampler_chain(&job.options, self.model, self.context_length);
         let stop = StopMatcher::new(&job.options.stop);
         let max_tokens = job.options.max_tokens.unwrap_or(u32::MAX);
         let prep = job.prep + admitted.elapsed();
@@ -701,6 +752,7 @@ impl Worker<'_> {
         }
         let mut response = response_of(&seq, reason, &self.model_id);
         response.message.tool_calls = calls;
+        response.tool_call_issues = seq.job.call_rules.check(&response.message.tool_calls);
         let _ = seq.job.events.send(Ok(ChatEvent::Done(Box::new(response))));
         let _ = self
             .ctx
@@ -872,5 +924,6 @@ fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResp
         timings,
         model: model_id.to_string(),
         stages: Vec::new(),
+        tool_call_issues: Vec::new(),
     }
 }

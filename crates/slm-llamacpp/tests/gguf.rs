@@ -84,8 +84,21 @@ fn rows_that_do_not_fill_a_block_fall_back_with_a_warning() {
     let out = dir.path().join("odd-q4_0.gguf");
     let report = quantize(&src, &out, &QuantizeOptions::new(QuantizeType::Q4_0)).unwrap();
     let names: Vec<&str> = report.fallbacks.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["blk.0.ffn_down.weight", "blk.1.ffn_down.weight"]);
-    for f in &report.fallbacks {
+    // The output matrix (rows of 64) is llama.cpp's own fallback: it wants Q6_K there (rows of
+    // 256) and gets Q8_0.
+    assert_eq!(
+        names,
+        [
+            "output.weight",
+            "blk.0.ffn_down.weight",
+            "blk.1.ffn_down.weight"
+        ]
+    );
+    assert_eq!(
+        (report.fallbacks[0].wanted, report.fallbacks[0].got),
+        (GgmlType::Q6_K, GgmlType::Q8_0)
+    );
+    for f in &report.fallbacks[1..] {
         assert_eq!(f.wanted, GgmlType::Q4_0);
         assert_ne!(f.got, GgmlType::Q4_0);
         assert_eq!(f.dims[0], 48);
@@ -117,7 +130,7 @@ fn requantizing_needs_permission() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, slm_llamacpp::LlamaCppError::Quantize(_)),
+        matches!(err, slm_llamacpp::LlamaCppError::AlreadyQuantized { .. }),
         "{err}"
     );
     let allowed = QuantizeOptions {

@@ -138,6 +138,77 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Which passages `answer` cites with markers like `[2]` or `[1, 3]`: the known ones in
+    /// order of first mention (each once), and the numbers that name no passage (each once).
+    ///
+    /// ```
+    /// use slm_rag::{ContextBuilder, Passage};
+    /// let p = |id: &str| Passage { id: id.into(), text: id.into(), score: 1.0, metadata: Default::default() };
+    /// let ctx = ContextBuilder::chars(100).build(&[p("a"), p("b"), p("c")]);
+    /// let cited = ctx.cited_by("C [3], then A [1, 3] and [7].");
+    /// let ids: Vec<&str> = cited.citations.iter().map(|c| c.passage.id.as_str()).collect();
+    /// assert_eq!(ids, ["c", "a"]);
+    /// assert_eq!(cited.unknown, [7]);
+    /// assert!(ctx.cited_by("No markers.").citations.is_empty());
+    /// ```
+    pub fn cited_by(&self, answer: &str) -> Cited {
+        let mut cited = Cited::default();
+        for number in citation_markers(answer) {
+            match self.citations.iter().find(|c| c.number == number) {
+                Some(c) => {
+                    if !cited.citations.iter().any(|k| k.number == number) {
+                        cited.citations.push(c.clone());
+                    }
+                }
+                None => {
+                    if !cited.unknown.contains(&number) {
+                        cited.unknown.push(number);
+                    }
+                }
+            }
+        }
+        cited
+    }
+}
+
+/// The passages an answer cites, as found by [`Context::cited_by`].
+///
+/// ```
+/// let c = slm_rag::Cited::default();
+/// assert!(c.citations.is_empty() && c.unknown.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cited {
+    /// The cited passages, in order of first mention, each once.
+    pub citations: Vec<Citation>,
+    /// Marker numbers that name no passage of the context (out of range), each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<usize>,
+}
+
+/// The numbers of the citation markers in `text`, in order, repeats kept: `[2]`, and lists
+/// such as `[1, 3]` or `[1][2]`. Brackets holding anything but numbers (`[x]`, `[1-2]`) are
+/// not markers.
+///
+/// ```
+/// assert_eq!(slm_rag::citation_markers("a [1] b [2, 3] c [x] [1][4"), [1, 2, 3, 1]);
+/// ```
+pub fn citation_markers(text: &str) -> Vec<usize> {
+    let mut numbers = Vec::new();
+    for (open, _) in text.match_indices('[') {
+        let rest = &text[open + 1..];
+        let Some(close) = rest.find(']') else { break };
+        let inside = &rest[..close];
+        if inside.contains('[') {
+            continue;
+        }
+        let parsed: Option<Vec<usize>> = inside.split(',').map(|n| n.trim().parse().ok()).collect();
+        numbers.extend(parsed.unwrap_or_default());
+    }
+    numbers
+}
+
 /// Builds a [`Context`] from ranked passages within a character or token budget.
 ///
 /// Passages are taken best first; one that does not fit is skipped and later, shorter ones

@@ -80,6 +80,14 @@
 //! - **RAG is just another `ChatModel`.** [`RagModel`] nests with `slm-core`'s compositions;
 //!   its citations come back as data ([`RagModel::answer`]) and, by default, as a `Sources:`
 //!   list at the end of the text, so the response stays a plain `ChatResponse`.
+//! - **No passage, no local answer.** A passage grounds an answer only when its BM25 score
+//!   reaches [`DEFAULT_MIN_SCORE`] (configurable; question words such as "what" are not
+//!   searched for). When none does, the local model is never asked: the answer is a
+//!   configurable "not in the documents" reply with zero tokens, or the escalation model's.
+//!   A small model given no passage invents an answer; it cannot be instructed out of it.
+//! - **Citations are what the answer cites.** The `[n]` markers in the answer are parsed:
+//!   [`RagAnswer::citations`] holds only the passages named (markers naming no passage are
+//!   reported), [`RagAnswer::passages`] everything the model was given.
 #![deny(missing_docs)]
 
 mod analyzer;
@@ -101,14 +109,17 @@ pub use analyzer::{
 pub use beir::{BeirDataset, BeirDocument, BeirQuery, Qrels};
 pub use bm25::{Bm25Params, Bm25Variant};
 pub use chunk::{Chunk, ChunkBy, Chunker};
-pub use context::{Budget, Citation, Context, ContextBuilder, Passage, TokenCounter};
+pub use context::{
+    Budget, Citation, Cited, Context, ContextBuilder, Passage, TokenCounter, citation_markers,
+};
 pub use document::{Document, MetaValue, Metadata};
 pub use error::{RagError, Result};
 pub use filter::Filter;
 pub use index::{Hit, Index, IndexBuilder};
 pub use metrics::{RetrievalScores, mrr_at_k, ndcg_at_k, recall_at_k};
 pub use rag_model::{
-    DEFAULT_INSTRUCTION, Escalation, EscalationReason, GROUNDED_INSTRUCTION, Grounded, RagAnswer,
-    RagModel,
+    DEFAULT_INSTRUCTION, DEFAULT_MIN_RELATIVE_SCORE, DEFAULT_MIN_SCORE, Escalation,
+    EscalationReason, GROUNDED_INSTRUCTION, Grounded, NOT_IN_DOCUMENTS, NOT_IN_DOCUMENTS_STAGE,
+    QUESTION_WORDS, RagAnswer, RagModel, RagOutcome,
 };
 pub use retriever::{FilteredIndex, Retriever};

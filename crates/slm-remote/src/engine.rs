@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use async_openai::Client;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
-    ChatCompletionResponseStream, CreateChatCompletionRequest, CreateChatCompletionResponse,
-    CreateChatCompletionStreamResponse,
+    ChatCompletionResponseStream, CreateChatCompletionResponse, CreateChatCompletionStreamResponse,
 };
 use serde::{Deserialize, Serialize};
 use slm_core::{Capabilities, ChatRequest, ChatResponse, Timings};
@@ -17,7 +16,7 @@ use tracing::Instrument;
 
 use crate::classify::{self, CallSite};
 use crate::endpoint::Endpoint;
-use crate::mapping::{self, MaxTokensField, WireBody, WireStyle};
+use crate::mapping::{self, Body, MaxTokensField, WireBody, WireStyle};
 use crate::retry::Attempts;
 use crate::transport::{self, Transport};
 use crate::{RemoteError, RetryPolicy};
@@ -133,11 +132,18 @@ impl Engine {
         self.site.endpoint.chat_url()
     }
 
-    pub(crate) fn body(
-        &self,
-        request: &ChatRequest,
-    ) -> Result<CreateChatCompletionRequest, RemoteError> {
-        mapping::to_openai(request, &self.body_model, self.options.max_tokens_field)
+    /// The body for `request`: the typed request, plus llama.cpp-style sampling fields
+    /// ([`mapping::sampling_extras`]) except for Azure, which refuses unknown fields.
+    pub(crate) fn body(&self, request: &ChatRequest) -> Result<Body, RemoteError> {
+        let typed = mapping::to_openai(request, &self.body_model, self.options.max_tokens_field)?;
+        let extra = match self.site.azure {
+            Some(_) => Default::default(),
+            None => mapping::sampling_extras(&request.options),
+        };
+        Ok(Body {
+            request: typed,
+            extra,
+        })
     }
 
     pub(crate) fn attempts(&self, started: Instant) -> Attempts {
@@ -196,7 +202,7 @@ impl Engine {
     /// Opens an event stream (one attempt). Returns it and the time until its headers.
     pub(crate) async fn open_stream(
         &self,
-        body: &CreateChatCompletionRequest,
+        body: &Body,
     ) -> Result<(ChatCompletionResponseStream, Duration), RemoteError> {
         self.send(body, true, |wire| async move {
             self.client
@@ -213,7 +219,7 @@ impl Engine {
     /// within the same attempt. Returns the answer and the time until its headers.
     async fn send<T, F, Fut>(
         &self,
-        body: &CreateChatCompletionRequest,
+        body: &Body,
         stream: bool,
         call: F,
     ) -> Result<(T, Duration), RemoteError>
@@ -237,7 +243,7 @@ impl Engine {
                     continue;
                 }
                 if !style.schema_in_json_object
-                    && mapping::uses_json_schema(body)
+                    && mapping::uses_json_schema(&body.request)
                     && classify::rejects_json_schema(failure)
                 {
                     tracing::info!(model = %self.id, "server rejects json_schema; sending the schema in a json_object format");

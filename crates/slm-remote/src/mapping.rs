@@ -14,10 +14,10 @@ use async_openai::types::chat::{
     ToolChoiceOptions,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use slm_core::{
-    ChatRequest, ChatResponse, FinishReason, Message, ResponseFormat, Role, ToolCall, ToolChoice,
-    Usage,
+    ChatRequest, ChatResponse, FinishReason, GenerationOptions, Message, ResponseFormat, Role,
+    ToolCall, ToolChoice, Usage,
 };
 
 use crate::RemoteError;
@@ -41,9 +41,12 @@ pub enum MaxTokensField {
     MaxCompletionTokens,
 }
 
-/// Builds the chat-completions body for `request`.
+/// Builds the chat-completions body for `request`, after checking its options' ranges.
 ///
-/// Options the API has no field for (`top_k`, `min_p`, `repeat_penalty`) are not sent.
+/// OpenAI's fields carry temperature, top-p, presence and frequency penalties, seed, stop
+/// strings and `parallel_tool_calls` (sent only with tools, as OpenAI requires). Options the API
+/// has no field for (`top_k`, `min_p`, `repeat_penalty`, `repeat_last_n`, DRY) are not in this
+/// typed body: [`sampling_extras`] carries them for servers that read them.
 #[allow(deprecated)] // `max_tokens` and `seed` are deprecated by OpenAI, but Azure and local servers read them.
 pub(crate) fn to_openai(
     request: &ChatRequest,
@@ -62,6 +65,9 @@ pub(crate) fn to_openai(
         .map(|(i, m)| message(i, m))
         .collect::<Result<Vec<_>, _>>()?;
     let options = &request.options;
+    options
+        .validate()
+        .map_err(|e| RemoteError::InvalidRequest(e.to_string()))?;
     let seed = options
         .seed
         .map(|s| {
@@ -82,6 +88,11 @@ pub(crate) fn to_openai(
         response_format: response_format(&request.response_format)?,
         temperature: options.temperature,
         top_p: options.top_p,
+        presence_penalty: options.presence_penalty,
+        frequency_penalty: options.frequency_penalty,
+        parallel_tool_calls: request
+            .parallel_tool_calls
+            .filter(|_| !request.tools.is_empty()),
         seed,
         max_tokens,
         max_completion_tokens,
@@ -89,6 +100,54 @@ pub(crate) fn to_openai(
             .then(|| StopConfiguration::StringArray(options.stop.clone())),
         ..Default::default()
     })
+}
+
+/// Sampling options OpenAI has no field for, under the names llama.cpp's server reads
+/// (`top_k`, `min_p`, `repeat_penalty`, `repeat_last_n`, `dry_multiplier`, `dry_base`,
+/// `dry_allowed_length`, `dry_penalty_last_n` (-1: the whole context),
+/// `dry_sequence_breakers`); vLLM reads `top_k` and `min_p` too. Only options that are set
+/// appear. OpenAI-compatible models send them as extra top-level fields; Azure, which refuses
+/// unknown fields, does not send them.
+pub(crate) fn sampling_extras(options: &GenerationOptions) -> Map<String, Value> {
+    let mut extra = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            extra.insert(key.to_string(), value);
+        }
+    };
+    put("top_k", options.top_k.map(Value::from));
+    put("min_p", options.min_p.map(f32_value));
+    put("repeat_penalty", options.repeat_penalty.map(f32_value));
+    put("repeat_last_n", options.repeat_last_n.map(Value::from));
+    if let Some(dry) = &options.dry {
+        put("dry_multiplier", Some(f32_value(dry.multiplier)));
+        put("dry_base", Some(f32_value(dry.base)));
+        put("dry_allowed_length", Some(Value::from(dry.allowed_length)));
+        let last_n = dry.penalty_last_n.map_or(-1, i64::from);
+        put("dry_penalty_last_n", Some(Value::from(last_n)));
+        put(
+            "dry_sequence_breakers",
+            Some(Value::from(dry.sequence_breakers.clone())),
+        );
+    }
+    extra
+}
+
+/// An `f32` as JSON in its shortest decimal form (0.8, not 0.800000011920929).
+fn f32_value(x: f32) -> Value {
+    x.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
+}
+
+/// A request body: what async-openai's type carries, and extra top-level fields for the
+/// server ([`sampling_extras`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Body {
+    pub(crate) request: CreateChatCompletionRequest,
+    pub(crate) extra: Map<String, Value>,
 }
 
 /// How the body differs from OpenAI's for the server at hand (learnt at run time).
@@ -110,12 +169,8 @@ pub(crate) enum WireBody {
     Json(Value),
 }
 
-/// The body for `request`, streamed or not, adjusted to `style`.
-pub(crate) fn wire_body(
-    request: &CreateChatCompletionRequest,
-    stream: bool,
-    style: WireStyle,
-) -> WireBody {
+/// The body for `body`, streamed or not, adjusted to `style`, with its extra fields.
+pub(crate) fn wire_body(body: &Body, stream: bool, style: WireStyle) -> WireBody {
     let stream_options = (stream && style.stream_usage).then_some(ChatCompletionStreamOptions {
         include_usage: Some(true),
         include_obfuscation: None,
@@ -123,23 +178,29 @@ pub(crate) fn wire_body(
     let request = CreateChatCompletionRequest {
         stream: stream.then_some(true),
         stream_options,
-        ..request.clone()
+        ..body.request.clone()
     };
-    let Some(OaFormat::JsonSchema { json_schema }) = request
-        .response_format
-        .as_ref()
-        .filter(|_| style.schema_in_json_object)
-    else {
+    let schema_format = match &request.response_format {
+        Some(OaFormat::JsonSchema { json_schema }) if style.schema_in_json_object => {
+            Some(serde_json::json!({"type": "json_object", "schema": json_schema.schema}))
+        }
+        _ => None,
+    };
+    if schema_format.is_none() && body.extra.is_empty() {
         return WireBody::Typed(Box::new(request));
-    };
-    let format = serde_json::json!({"type": "json_object", "schema": json_schema.schema});
+    }
     // Through text, not `to_value`: `to_value` widens f32 to f64 (0.7 → 0.699999988079071),
     // while text keeps f32's shortest form.
-    let mut body: Value = serde_json::to_string(&request)
+    let mut json: Value = serde_json::to_string(&request)
         .and_then(|text| serde_json::from_str(&text))
         .unwrap_or(Value::Null);
-    body["response_format"] = format;
-    WireBody::Json(body)
+    if let Some(format) = schema_format {
+        json["response_format"] = format;
+    }
+    if let Value::Object(fields) = &mut json {
+        fields.extend(body.extra.clone());
+    }
+    WireBody::Json(json)
 }
 
 /// Whether the request asks for a JSON schema.
@@ -501,7 +562,10 @@ mod tests {
             .user("u")
             .response_format(ResponseFormat::json_schema("p", json!({"type": "object"})))
             .build();
-        let typed = to_openai(&request, "m", MaxTokensField::MaxTokens).unwrap();
+        let typed = Body {
+            request: to_openai(&request, "m", MaxTokensField::MaxTokens).unwrap(),
+            extra: Map::new(),
+        };
         let json = |b: WireBody| serde_json::to_value(b).unwrap();
         let openai = json(wire_body(
             &typed,
@@ -527,6 +591,75 @@ mod tests {
             llama["response_format"],
             json!({"type": "json_object", "schema": {"type": "object"}})
         );
+    }
+
+    #[test]
+    fn penalties_and_parallel_tool_calls_are_sent() {
+        let tool = ToolSpec::new("f", "", json!({"type": "object"}));
+        let options = GenerationOptions::default()
+            .with_presence_penalty(0.5)
+            .with_frequency_penalty(-0.25);
+        let request = ChatRequest::builder()
+            .user("u")
+            .tool(tool)
+            .parallel_tool_calls(false)
+            .options(options.clone())
+            .build();
+        let b = body(&request);
+        assert_eq!(b["presence_penalty"], 0.5);
+        assert_eq!(b["frequency_penalty"], -0.25);
+        assert_eq!(b["parallel_tool_calls"], false);
+        // OpenAI refuses parallel_tool_calls without tools.
+        let no_tools = ChatRequest::builder()
+            .user("u")
+            .parallel_tool_calls(false)
+            .build();
+        assert!(body(&no_tools).get("parallel_tool_calls").is_none());
+        let bad = ChatRequest::builder()
+            .user("u")
+            .options(options.with_presence_penalty(2.5))
+            .build();
+        assert!(matches!(
+            to_openai(&bad, "m", MaxTokensField::MaxTokens),
+            Err(RemoteError::InvalidRequest(m)) if m.contains("presence_penalty")
+        ));
+    }
+
+    #[test]
+    fn llama_server_sampling_fields_travel_as_extras() {
+        let options = GenerationOptions::default()
+            .with_top_k(20)
+            .with_min_p(0.1)
+            .with_repeat_penalty(1.1)
+            .with_repeat_last_n(128)
+            .with_dry(slm_core::DrySampling::with_multiplier(0.8));
+        assert!(sampling_extras(&GenerationOptions::deterministic()).is_empty());
+        let extra = sampling_extras(&options);
+        assert_eq!(extra["top_k"], 20);
+        assert_eq!(extra["min_p"], json!(0.1));
+        assert_eq!(extra["repeat_penalty"], json!(1.1));
+        assert_eq!(extra["repeat_last_n"], 128);
+        assert_eq!(extra["dry_multiplier"], json!(0.8));
+        assert_eq!(extra["dry_base"], json!(1.75));
+        assert_eq!(extra["dry_allowed_length"], 2);
+        assert_eq!(extra["dry_penalty_last_n"], -1);
+        assert_eq!(
+            extra["dry_sequence_breakers"],
+            json!(["\n", ":", "\"", "*"])
+        );
+        let request = ChatRequest::builder().user("u").options(options).build();
+        let wire = wire_body(
+            &Body {
+                request: to_openai(&request, "m", MaxTokensField::MaxTokens).unwrap(),
+                extra,
+            },
+            false,
+            WireStyle::default(),
+        );
+        let sent = serde_json::to_value(wire).unwrap();
+        assert_eq!(sent["top_k"], 20);
+        assert_eq!(sent["dry_base"], json!(1.75));
+        assert_eq!(sent["messages"][0]["content"], "u");
     }
 
     #[test]

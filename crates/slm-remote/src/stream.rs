@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use async_openai::types::chat::{ChatCompletionResponseStream, CreateChatCompletionRequest};
+use async_openai::types::chat::ChatCompletionResponseStream;
 use futures::StreamExt;
 use slm_core::{ChatEvent, ChatRequest, ChatStream, Timings};
 use tokio::sync::SemaphorePermit;
@@ -31,7 +31,7 @@ pub(crate) fn chat_stream(engine: &Engine, request: ChatRequest) -> ChatStream<'
 struct Driver<'a> {
     engine: &'a Engine,
     request: Option<ChatRequest>,
-    body: Option<CreateChatCompletionRequest>,
+    body: Option<crate::mapping::Body>,
     started: Instant,
     attempts: Attempts,
     permit: Option<SemaphorePermit<'a>>,

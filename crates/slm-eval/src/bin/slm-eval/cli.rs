@@ -165,7 +165,9 @@ fn parse_pair(text: &str) -> Result<(f64, f64), String> {
 pub struct RunArgs {
     #[command(flatten)]
     pub eval: EvalArgs,
-    /// The model: llamacpp:PATH.gguf, azure, openai:URL#MODEL or replay:ANSWERS.jsonl.
+    /// The model: llamacpp:PATH.gguf, llamacpp:smollm2 (a known model),
+    /// llamacpp:hf:OWNER/REPO:QUANT or llamacpp:hf:OWNER/REPO/FILE.gguf (Hugging Face Hub),
+    /// azure, openai:URL#MODEL or replay:ANSWERS.jsonl.
     #[arg(long)]
     pub model: ModelSpec,
     /// Report JSON path (default 05_eval/<track>_<label>_<split>.json).

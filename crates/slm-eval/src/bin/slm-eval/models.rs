@@ -77,9 +77,43 @@ async fn build_llamacpp(
         load = load.with_context_length(ctx);
     }
     let path = path.to_path_buf();
-    // Loading reads the whole file: keep it off the async workers.
-    let model = tokio::task::spawn_blocking(move || LlamaCppModel::load(&path, load)).await??;
+    // Resolving may download, and loading reads the whole file: keep both off the async workers.
+    let model = tokio::task::spawn_blocking(move || {
+        let path = resolve_llamacpp(&path)?;
+        anyhow::Ok(LlamaCppModel::load(&path, load)?)
+    })
+    .await??;
     Ok(Arc::new(model))
+}
+
+/// The GGUF file a `llamacpp:` spec names: a path as it is, a known model (`smollm2`) from the
+/// model cache, or a Hub file (`hf:owner/repo:Q4_K_M`) downloaded once, with a progress bar on
+/// stderr (hidden when stderr is not a terminal).
+#[cfg(feature = "llamacpp")]
+fn resolve_llamacpp(path: &std::path::Path) -> Result<std::path::PathBuf> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    use slm_llamacpp::source::{DownloadEvent, ModelSource};
+    let Some(text) = path.to_str() else {
+        return Ok(path.to_path_buf());
+    };
+    let source: ModelSource = text.parse()?;
+    let bar = ProgressBar::hidden();
+    let resolved = source.resolve(&mut |event| match event {
+        DownloadEvent::Started { file, total_bytes } => {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(*total_bytes);
+            bar.set_style(
+                ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("downloading {file}"));
+        }
+        DownloadEvent::Progress { downloaded, .. } => bar.set_position(*downloaded),
+        DownloadEvent::Verifying { file } => bar.set_message(format!("checking {file}")),
+        _ => {}
+    });
+    bar.finish_and_clear();
+    Ok(resolved?)
 }
 
 #[cfg(not(feature = "llamacpp"))]
