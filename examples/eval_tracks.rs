@@ -18,7 +18,7 @@
 //!   AZURE_API_VERSION=2024-05-01-preview AZURE_DEPLOYMENT=chat \
 //!   cargo run --release --example eval_tracks -- raw_xlam/xlam_function_calling_60k.json
 //! ```
-//! The `slm-eval` CLI does the same step by step (`prepare`, `run`, `compare`, `live`).
+//! The `slm eval` command does the same step by step (`prepare`, `run`, `compare`, `live`).
 
 mod common;
 

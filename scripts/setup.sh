@@ -13,7 +13,8 @@
 # usage: setup.sh [--test]
 #   --test  also installs what the test suite needs beyond the build, into the venv:
 #           llama-cpp-python's OpenAI-compatible server (built from source by pip: about 10
-#           minutes on 2 cores, once), jinja2 (template fixtures).
+#           minutes on 2 cores, once), jinja2 (template fixtures), the openai SDK (clients
+#           of `slm serve`), tmux (the live view in a real terminal).
 set -euo pipefail
 
 SLM_VENV=${SLM_VENV:-$HOME/.cache/slm/venv}
@@ -34,6 +35,8 @@ command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# The tests drive `slm eval live` in a real terminal.
+[ "${1:-}" = "--test" ] && { command -v tmux >/dev/null 2>&1 || need_apt+=(tmux); }
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt_install "${need_apt[@]}"
 fi
@@ -110,6 +113,10 @@ fetch_model gemma-3-270m-q4_k_m.gguf \
 if [ "${1:-}" = "--test" ]; then
   if ! "$py" -c "import jinja2" >/dev/null 2>&1; then
     "$py" -m pip install -q 'jinja2==3.1.6'
+  fi
+  # The official OpenAI SDK, the client the `slm serve` tests speak through.
+  if ! "$py" -c "import openai; assert openai.__version__ == '3.57.0'" >/dev/null 2>&1; then
+    "$py" -m pip install -q 'openai==3.57.0'
   fi
   if ! "$py" -c "import llama_cpp.server.app" >/dev/null 2>&1; then
     echo "setup: installing llama-cpp-python[server] into $SLM_VENV (builds llama.cpp from source, ~10 min)" >&2

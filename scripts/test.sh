@@ -10,8 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 export CI=${CI:-true}
+# Test binaries run their tests side by side, and many start a llama.cpp of their own (in
+# process, `slm serve`, llama-server): on a 2-core machine, OpenMP threads that spin between
+# tokens starve each other (1-2 tok/s instead of ~100; BENCHMARKS.md, "Oversubscribed CPUs").
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export SLM_PYTHON=${SLM_PYTHON:-${SLM_VENV:-$HOME/.cache/slm/venv}/bin/python}
 cargo test --release --workspace
-# OTLP span export is an opt-in feature of the slm-eval binary: test it too.
-cargo test --release -p slm-eval --no-default-features --features cli,otlp --test otlp
+# OTLP span export is an opt-in feature of the slm binary: test it too.
+cargo test --release -p slm-cli --features otlp --test eval_otlp
 bash scripts/run-examples.sh

@@ -12,6 +12,11 @@
 //! | `remote` | `remote` | Azure OpenAI and OpenAI-compatible servers |
 //! | `eval` | `eval` | structured-JSON and tool-call evaluation, compare, reports |
 //! | `rag` | `rag` | BM25 retrieval and grounded generation |
+//! | `cuda` | | GPU offload of local models (needs the CUDA toolkit) |
+//!
+//! Every part of slm names models the same way, with a [`ModelSpec`] (`smollm2`,
+//! `openai:http://127.0.0.1:8080/v1#qwen2.5`, `fallback:smollm2,azure`, …), and opens them in one
+//! place, [`open`]. The `slm` command (crate `slm-cli`) is built on this facade.
 //!
 //! ```
 //! use slm::core::{ChatModel, ChatRequest, ScriptedModel};
@@ -26,10 +31,15 @@
 pub use slm_core as core;
 pub use slm_core::{ChatModel, ChatRequest, ChatResponse, Error, Message};
 
-#[cfg(all(feature = "llamacpp", feature = "remote", feature = "eval"))]
 mod open;
-#[cfg(all(feature = "llamacpp", feature = "remote", feature = "eval"))]
-pub use open::open_model;
+mod spec;
+pub use open::{
+    DEFAULT_LOCAL_PARALLEL, DEFAULT_REMOTE_CONCURRENCY, OpenOptions, OpenedModel, open,
+    open_blocking, open_model,
+};
+#[cfg(feature = "llamacpp")]
+pub use open::{DownloadEvent, DownloadReporter};
+pub use spec::ModelSpec;
 
 #[cfg(feature = "eval")]
 pub use slm_eval as eval;

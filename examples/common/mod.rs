@@ -118,18 +118,17 @@ pub fn announce(local: &LocalModel) {
     }
 }
 
-/// Remote models configured in the environment: Azure (`AZURE_ENDPOINT`, `AZURE_DEPLOYMENT`,
-/// `AZURE_API_KEY`, `AZURE_API_VERSION`) and/or an OpenAI-compatible server
-/// (`SLM_OPENAI_SPEC=openai:http://localhost:5273/v1#phi-4-mini`).
+/// Remote models configured in the environment, opened by `slm::open_model` like every model
+/// spec: Azure when `AZURE_ENDPOINT` is set (with `AZURE_DEPLOYMENT`, `AZURE_API_KEY`,
+/// `AZURE_API_VERSION`), and any spec in `SLM_OPENAI_SPEC`
+/// (`openai:http://localhost:5273/v1#phi-4-mini`, `OPENAI_API_KEY` sent when set).
 pub fn remote_models() -> anyhow::Result<Vec<Arc<dyn ChatModel>>> {
     let mut models: Vec<Arc<dyn ChatModel>> = Vec::new();
     if std::env::var_os("AZURE_ENDPOINT").is_some() {
-        models.push(Arc::new(slm::remote::AzureOpenAiModel::from_env()?));
+        models.push(slm::open_model("azure")?);
     }
     if let Ok(spec) = std::env::var("SLM_OPENAI_SPEC") {
-        models.push(Arc::new(slm::remote::OpenAiCompatibleModel::from_spec(
-            &spec,
-        )?));
+        models.push(slm::open_model(&spec).with_context(|| format!("SLM_OPENAI_SPEC={spec}"))?);
     }
     Ok(models)
 }

@@ -30,6 +30,7 @@
 //! # });
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod compose;
 mod cost;
@@ -44,7 +45,7 @@ mod scripted;
 mod tool;
 pub mod wire;
 
-pub use compose::{DraftRefine, EscalationPolicy, Fallback, FallbackWhen};
+pub use compose::{Balanced, DraftRefine, EscalationPolicy, Fallback, FallbackWhen, ReplicaStats};
 pub use cost::{CostModel, Price};
 pub use error::{Error, Result};
 pub use event::{ChatEvent, ChatStream, collect_stream, events_of_response};

@@ -61,6 +61,23 @@ pub trait ChatModel: Send + Sync {
     fn chat_stream(&self, request: ChatRequest) -> ChatStream<'_> {
         Box::pin(async_stream_of(self.chat(request)))
     }
+
+    /// What decides this model's answers besides the request, as a string that changes when
+    /// they may change: the weights file's sha256 (and adapters) of a local model, the endpoint
+    /// and model name of a remote one. Response caches key on it with the whole request.
+    ///
+    /// `None` (the default) means the model cannot say (a scripted model, a composition whose
+    /// parts or settings the string would not cover): its answers are never cached.
+    ///
+    /// ```
+    /// use slm_core::{ChatModel, ScriptedModel};
+    /// # futures::executor::block_on(async {
+    /// assert_eq!(ScriptedModel::new("m").identity().await.unwrap(), None);
+    /// # });
+    /// ```
+    async fn identity(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 fn async_stream_of<'a>(
@@ -91,6 +108,9 @@ macro_rules! forward_chat_model {
             }
             fn chat_stream(&self, request: ChatRequest) -> ChatStream<'_> {
                 (**self).chat_stream(request)
+            }
+            async fn identity(&self) -> Result<Option<String>> {
+                (**self).identity().await
             }
         }
     )*};

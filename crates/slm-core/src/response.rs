@@ -38,6 +38,14 @@ pub struct Usage {
     pub prompt_tokens: u32,
     /// Tokens generated.
     pub completion_tokens: u32,
+    /// Prompt tokens served from a cache instead of being evaluated (part of
+    /// `prompt_tokens`; OpenAI's `prompt_tokens_details.cached_tokens`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_prompt_tokens: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Usage {
@@ -50,7 +58,20 @@ impl Usage {
         Self {
             prompt_tokens,
             completion_tokens,
+            cached_prompt_tokens: 0,
         }
+    }
+
+    /// The same record with `cached` of its prompt tokens served from a cache.
+    ///
+    /// ```
+    /// let u = slm_core::Usage::new(100, 4).with_cached_prompt_tokens(90);
+    /// assert_eq!(u.cached_prompt_tokens, 90);
+    /// assert_eq!(u.total_tokens(), 104);
+    /// ```
+    pub fn with_cached_prompt_tokens(mut self, cached: u32) -> Self {
+        self.cached_prompt_tokens = cached;
+        self
     }
 
     /// Prompt plus completion tokens.
@@ -70,6 +91,7 @@ impl std::ops::Add for Usage {
             self.prompt_tokens + rhs.prompt_tokens,
             self.completion_tokens + rhs.completion_tokens,
         )
+        .with_cached_prompt_tokens(self.cached_prompt_tokens + rhs.cached_prompt_tokens)
     }
 }
 

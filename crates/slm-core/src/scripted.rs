@@ -42,6 +42,7 @@ pub struct ScriptedModel {
     first_token_latency: Duration,
     per_chunk_latency: Duration,
     capabilities: Capabilities,
+    identity: Option<String>,
 }
 
 impl ScriptedModel {
@@ -62,7 +63,23 @@ impl ScriptedModel {
                 tools: true,
                 ..Capabilities::default()
             },
+            identity: None,
         }
+    }
+
+    /// Answers [`ChatModel::identity`] with `identity` (none by default, so scripted answers
+    /// are never cached): for tests of response caches.
+    ///
+    /// ```
+    /// use slm_core::{ChatModel, ScriptedModel};
+    /// # futures::executor::block_on(async {
+    /// let m = ScriptedModel::new("m").with_identity("scripted:v1");
+    /// assert_eq!(m.identity().await.unwrap().as_deref(), Some("scripted:v1"));
+    /// # });
+    /// ```
+    pub fn with_identity(mut self, identity: impl Into<String>) -> Self {
+        self.identity = Some(identity.into());
+        self
     }
 
     /// Queues a text answer.
@@ -213,6 +230,10 @@ impl ChatModel for ScriptedModel {
         let (first, per_chunk) = (self.first_token_latency, self.per_chunk_latency);
         let stream = async_stream(step, prompt_tokens, first, per_chunk);
         Box::pin(stream)
+    }
+
+    async fn identity(&self) -> Result<Option<String>> {
+        Ok(self.identity.clone())
     }
 }
 

@@ -77,7 +77,11 @@ pub fn render_tool_call(call: &ToolCall) -> String {
     format!(
         "<tool_call name=\"{}\">{}</tool_call>",
         escape_attr(&call.name),
+        // A closing tag inside a JSON string would end the call early: spell its `<` as
+        // JSON's `\u003c`, which parses back to the same string.
         arguments_or_empty(&call.arguments)
+            .to_string()
+            .replace(CLOSE, "\\u003c/tool_call>")
     )
 }
 
@@ -198,6 +202,10 @@ fn tool_call_from_object(value: Value, index: usize) -> Result<ToolCall, WireErr
     let Some(Value::String(name)) = object.remove("name") else {
         return Err(WireError::MissingName);
     };
+    // As in the tag form: a blank name names no tool (and could not be rendered back).
+    if name.trim().is_empty() {
+        return Err(WireError::MissingName);
+    }
     let raw = object
         .remove("arguments")
         .or_else(|| object.remove("parameters"))
@@ -310,12 +318,19 @@ fn arguments_or_empty(arguments: &Value) -> Value {
     }
 }
 
+/// `<` and `>` too: a `>` in a name would end the tag early.
 fn escape_attr(s: &str) -> String {
-    s.replace('&', "&amp;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn unescape_attr(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -323,6 +338,23 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn what_parses_renders_back_to_the_same_calls() {
+        // Found by the tool_calls fuzz target: a blank name, a `>` in a name and a closing tag
+        // inside an argument broke the round trip.
+        assert_eq!(
+            parse_tool_calls(r#"<tool_call>{"name": " ", "arguments": {}}</tool_call>"#),
+            Err(WireError::MissingName)
+        );
+        for call in [
+            ToolCall::new("call_0", "a>b<c&quot;", json!({})),
+            ToolCall::new("call_0", "f", json!({"html": "<b>x</b></tool_call>"})),
+        ] {
+            let text = render_tool_calls(std::slice::from_ref(&call));
+            assert_eq!(parse_tool_calls(&text).unwrap(), vec![call], "{text}");
+        }
+    }
 
     #[test]
     fn malformed_inputs_are_typed_errors() {

@@ -19,7 +19,9 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 use slm_core::ToolCall;
-use slm_eval::bfcl::{Category, Entry, ExpectedCall, Function, Suite, check};
+use slm_eval::bfcl::{
+    Category, Entry, ExpectedCall, Function, Suite, call_from_answer, check, materialize,
+};
 use slm_eval::rng::SplitMix64;
 
 /// One generated call list and whether it should pass by construction (`None` for random
@@ -148,8 +150,11 @@ fn variants(category: Category, entry: &Entry, expected: &[ExpectedCall]) -> Vec
             },
         ];
     }
-    let truth: Vec<ToolCall> = expected.iter().map(|e| call_from_key(e, false)).collect();
-    let minimal: Vec<ToolCall> = expected.iter().map(|e| call_from_key(e, true)).collect();
+    let truth: Vec<ToolCall> = expected
+        .iter()
+        .map(|e| call_from_answer(e, false))
+        .collect();
+    let minimal: Vec<ToolCall> = expected.iter().map(|e| call_from_answer(e, true)).collect();
     let mut out = vec![
         Variant {
             name: "truth_all_params",
@@ -316,46 +321,6 @@ fn edit(value: Value, rng: &mut SplitMix64) -> Value {
             Value::Object(map)
         }
         Value::Null => json!(0),
-    }
-}
-
-/// A call with, for every parameter, the first acceptable value that is not the `""` optional
-/// marker; with `minimal`, parameters that may be omitted are left out.
-fn call_from_key(expected: &ExpectedCall, minimal: bool) -> ToolCall {
-    let (name, params) = expected
-        .iter()
-        .next()
-        .expect("one function per expected call");
-    let mut args = Map::new();
-    for (param, acceptable) in params.as_object().into_iter().flatten() {
-        let values = acceptable.as_array().cloned().unwrap_or_default();
-        let optional = values.iter().any(|v| v == "");
-        if minimal && optional {
-            continue;
-        }
-        if let Some(value) = values.into_iter().find(|v| v != "") {
-            args.insert(param.clone(), materialize(value));
-        }
-    }
-    ToolCall::new("", name.clone(), Value::Object(args))
-}
-
-/// Answer keys describe a dict parameter as `{key: [acceptable...]}` (and a list of dicts as a
-/// list of those): a concrete value takes each key's first acceptable value.
-fn materialize(value: Value) -> Value {
-    match value {
-        Value::Object(spec) => Value::Object(
-            spec.into_iter()
-                .filter_map(|(key, acceptable)| {
-                    let first = acceptable.as_array()?.iter().find(|v| *v != "")?.clone();
-                    Some((key, materialize(first)))
-                })
-                .collect(),
-        ),
-        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
-            Value::Array(items.into_iter().map(materialize).collect())
-        }
-        other => other,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::metrics::{CaseScore, is_field_metric, metric_over, track_metrics};
 use crate::stats::{Interval, mcnemar_exact, paired_bootstrap};
 use crate::{EvalError, Report, Result, Track};
 
-/// Exit status of `slm-eval compare` when fine-tuning is advised (the seed's convention).
+/// Exit status of `slm eval compare` when fine-tuning is advised (the seed's convention).
 ///
 /// ```
 /// assert_eq!(slm_eval::FINE_TUNE_EXIT_CODE, 10);
@@ -166,8 +166,21 @@ impl Comparison {
                 "the runs share no finished case".into(),
             ));
         }
+        let mut names: Vec<String> = track_metrics(llm.track)
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // BFCL: each category the runs share is a metric of its own.
+        if llm.track == crate::Track::Bfcl {
+            names.extend(
+                crate::bfcl::Category::ALL
+                    .map(crate::bfcl::category_metric)
+                    .into_iter()
+                    .filter(|m| llm.metrics.contains_key(m)),
+            );
+        }
         let mut metrics = Vec::new();
-        for name in track_metrics(llm.track) {
+        for name in &names {
             if let Some(row) = compare_metric(name, &pairs, &options) {
                 metrics.push(row);
             }

@@ -26,6 +26,9 @@ pub enum Track {
     Structured,
     /// The answer is one or more `<tool_call name="...">{...}</tool_call>` wrappers.
     Toolcall,
+    /// A BFCL entry (see [`crate::bfcl::dataset`]): its functions are passed as tools and the
+    /// calls are checked by BFCL's AST checker.
+    Bfcl,
 }
 
 impl Track {
@@ -43,10 +46,12 @@ impl Track {
                 "You must reply with <tool_call name=\"...\">{...}</tool_call> wrappers only, one per \
                  call, matching the tool signatures in the prompt. Arguments must be JSON."
             }
+            // BFCL asks function-calling models the question alone, with the functions as tools.
+            Track::Bfcl => "",
         }
     }
 
-    /// Both tracks, in a fixed order.
+    /// The two SLM Swap tracks (what `prepare` writes), in a fixed order.
     ///
     /// ```
     /// assert_eq!(slm_eval::Track::ALL.len(), 2);
@@ -59,6 +64,7 @@ impl fmt::Display for Track {
         f.write_str(match self {
             Track::Structured => "structured",
             Track::Toolcall => "toolcall",
+            Track::Bfcl => "bfcl",
         })
     }
 }
@@ -69,8 +75,9 @@ impl std::str::FromStr for Track {
         match s {
             "structured" => Ok(Track::Structured),
             "toolcall" | "tool_call" | "tool-call" => Ok(Track::Toolcall),
+            "bfcl" => Ok(Track::Bfcl),
             other => Err(EvalError::InvalidArgument(format!(
-                "unknown track {other:?} (expected structured or toolcall)"
+                "unknown track {other:?} (expected structured, toolcall or bfcl)"
             ))),
         }
     }

@@ -65,6 +65,15 @@ pub enum EvalError {
     /// A model spec or option is invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The response cache cannot be opened, read or written (not an SQLite file, a full disk,
+    /// another process holding the write lock for too long).
+    #[error("response cache {path}: {message}")]
+    Cache {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl EvalError {

@@ -44,7 +44,7 @@
 //! # });
 //! ```
 //!
-//! The `slm-eval` binary wraps this as `prepare`, `run`, `compare` and `live`.
+//! The `slm eval` command (crate `slm-cli`) wraps this as `prepare`, `run`, `compare` and `live`.
 //!
 //! Design decisions:
 //! - **The library depends on `slm-core` only.** Models are `&dyn ChatModel`; the CLI builds
@@ -60,8 +60,10 @@
 //! - **BFCL compatibility** ([`bfcl`]) is a line-by-line port of BFCL's AST checker, Python
 //!   equality quirks included, checked against BFCL's own code (`examples/bfcl_agreement.rs`).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod bfcl;
+pub mod cache;
 pub mod canonical;
 mod compare;
 pub mod data;
@@ -69,27 +71,27 @@ mod error;
 mod live;
 pub mod metrics;
 pub mod pytype;
+pub mod render;
 mod replay;
 mod report;
 mod results;
 pub mod rng;
 pub mod runner;
-mod spec;
 pub mod stats;
 pub mod xlam;
 
+pub use cache::{CachedAnswer, ResponseCache};
 pub use compare::{CompareOptions, Comparison, FINE_TUNE_EXIT_CODE, McNemar, MetricComparison};
 pub use data::{Case, Dataset, Track};
 pub use error::{EvalError, Result};
-pub use live::{LiveBoard, LiveModel, LiveTerminal, run_live};
+pub use live::{LiveBoard, LiveModel, run_live};
 pub use metrics::{CaseScore, FieldCounts};
 pub use replay::ReplayModel;
 pub use report::{
     CaseCounts, CaseSummary, Cost, DatasetInfo, Latency, ModelInfo, REPORT_SCHEMA, Report, Tokens,
 };
 pub use results::{CaseResult, ResultsFile};
-pub use runner::{RunConfig, RunOutcome, Runner};
-pub use spec::ModelSpec;
+pub use runner::{RunConfig, RunObserver, RunOutcome, RunProgress, Runner};
 
 /// Checks that every reference of a dataset parses for the track (and every schema compiles),
 /// naming the first bad case by its 1-based position.

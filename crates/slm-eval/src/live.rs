@@ -3,7 +3,6 @@
 //! (the seed's `live_compare.py`).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -94,7 +93,7 @@ impl LiveBoard {
             .clamp(8, 24);
         let two = self.lanes.len() >= 2;
         let mut out = format!(
-            "slm-eval live · track={} · {} cases\n",
+            "slm eval live · track={} · {} cases\n",
             self.track, self.total
         );
         out.push_str(&format!("{:<20}", "progress"));
@@ -163,6 +162,7 @@ impl LiveBoard {
         let headline = match self.track {
             Track::Structured => crate::metrics::names::EXACT_MATCH,
             Track::Toolcall => crate::metrics::names::ARGS_EXACT_MATCH,
+            Track::Bfcl => crate::bfcl::BFCL_AST,
         };
         self.lanes
             .iter()
@@ -180,91 +180,6 @@ impl LiveBoard {
 
 fn truncate(text: &str, width: usize) -> String {
     text.chars().take(width).collect()
-}
-
-/// Redraws the board in place on a terminal; prints one line per update elsewhere.
-///
-/// ```
-/// let board = slm_eval::LiveBoard::new(slm_eval::Track::Toolcall, &["a"], 1);
-/// let mut term = slm_eval::LiveTerminal::new(Vec::new(), true);
-/// term.draw(&board);
-/// term.draw(&board);
-/// let shown = String::from_utf8(term.into_inner()).unwrap();
-/// assert!(shown.contains("\x1b[")); // the second drawing replaces the first
-/// ```
-#[derive(Debug)]
-pub struct LiveTerminal<W: Write> {
-    out: W,
-    tty: bool,
-    drawn_lines: usize,
-}
-
-impl LiveTerminal<std::io::Stdout> {
-    /// Draws on standard output.
-    ///
-    /// ```
-    /// let _terminal = slm_eval::LiveTerminal::stdout();
-    /// ```
-    pub fn stdout() -> Self {
-        let out = std::io::stdout();
-        let tty = out.is_terminal();
-        Self {
-            out,
-            tty,
-            drawn_lines: 0,
-        }
-    }
-}
-
-impl<W: Write> LiveTerminal<W> {
-    /// Draws on any writer; `tty` chooses in-place redraws (ANSI) or one line per update.
-    ///
-    /// ```
-    /// let board = slm_eval::LiveBoard::new(slm_eval::Track::Toolcall, &["a"], 1);
-    /// let mut term = slm_eval::LiveTerminal::new(Vec::new(), false);
-    /// term.draw(&board);
-    /// assert_eq!(String::from_utf8(term.into_inner()).unwrap(), "a 0/1\n");
-    /// ```
-    pub fn new(out: W, tty: bool) -> Self {
-        Self {
-            out,
-            tty,
-            drawn_lines: 0,
-        }
-    }
-
-    /// Draws the board's current state (errors writing to the terminal are ignored).
-    ///
-    /// ```
-    /// let board = slm_eval::LiveBoard::new(slm_eval::Track::Structured, &["a"], 2);
-    /// let mut term = slm_eval::LiveTerminal::new(Vec::new(), false);
-    /// term.draw(&board);
-    /// assert_eq!(term.into_inner(), b"a 0/2\n");
-    /// ```
-    pub fn draw(&mut self, board: &LiveBoard) {
-        let text = if self.tty {
-            board.render()
-        } else {
-            board.render_line() + "\n"
-        };
-        if self.tty && self.drawn_lines > 0 {
-            // Move to the start of the previous drawing and clear to the end of the screen.
-            let _ = write!(self.out, "\x1b[{}F\x1b[J", self.drawn_lines);
-        }
-        let _ = self.out.write_all(text.as_bytes());
-        let _ = self.out.flush();
-        self.drawn_lines = text.lines().count();
-    }
-
-    /// The writer.
-    ///
-    /// ```
-    /// let term = slm_eval::LiveTerminal::new(Vec::<u8>::new(), false);
-    /// assert!(term.into_inner().is_empty());
-    /// ```
-    pub fn into_inner(self) -> W {
-        self.out
-    }
 }
 
 /// One model of a live run.
@@ -285,13 +200,14 @@ pub struct LiveModel<'a> {
     pub concurrency: usize,
 }
 
-/// Runs several models on one dataset at the same time, redrawing the board after every case.
-/// With `save_dir`, each model's results (`<track>_<label>.results.jsonl`, resumable) and report
+/// Runs several models on one dataset at the same time, calling `on_update` with the board
+/// at the start and after every finished case (the `slm eval live` command redraws it in place;
+/// the library draws nothing). With `save_dir`, each model's results (`<track>_<label>.results.jsonl`, resumable) and report
 /// (`<track>_<label>.json`) are written there.
 ///
 /// ```
 /// use slm_core::ScriptedModel;
-/// use slm_eval::{Case, Dataset, LiveModel, LiveTerminal, RunConfig, Track, run_live};
+/// use slm_eval::{Case, Dataset, LiveModel, RunConfig, Track, run_live};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let data = Dataset::from_cases("d", vec![Case::new("p", "{\"a\": 1}")]);
 /// let llm = ScriptedModel::new("llm").reply("{\"a\": 1}");
@@ -300,27 +216,27 @@ pub struct LiveModel<'a> {
 ///     LiveModel { label: "llm".into(), spec: None, model: &llm, concurrency: 1 },
 ///     LiveModel { label: "slm".into(), spec: None, model: &slm, concurrency: 1 },
 /// ];
-/// let mut term = LiveTerminal::new(Vec::new(), false);
-/// let reports = run_live(&models, &data, &RunConfig::new(Track::Structured), None, &mut term).await.unwrap();
+/// let mut lines = Vec::new();
+/// let reports = run_live(&models, &data, &RunConfig::new(Track::Structured), None, |board| {
+///     lines.push(board.render_line())
+/// }).await.unwrap();
 /// assert_eq!(reports[0].metrics["exact_match"], 1.0);
 /// assert_eq!(reports[1].metrics["exact_match"], 0.0);
-/// let shown = String::from_utf8(term.into_inner()).unwrap();
-/// assert_eq!(shown.lines().count(), 3); // the start, then one update per finished case
+/// assert_eq!(lines.len(), 3); // the start, then one update per finished case
+/// assert!(lines[2].contains("llm 1/1") && lines[2].contains("slm 1/1"), "{lines:?}");
 /// # });
 /// ```
-pub async fn run_live<W: Write>(
+pub async fn run_live(
     models: &[LiveModel<'_>],
     dataset: &Dataset,
     config: &RunConfig,
     save_dir: Option<&Path>,
-    terminal: &mut LiveTerminal<W>,
+    mut on_update: impl FnMut(&LiveBoard),
 ) -> Result<Vec<Report>> {
     let labels: Vec<&str> = models.iter().map(|m| m.label.as_str()).collect();
-    let board = Mutex::new(LiveBoard::new(config.track, &labels, dataset.cases.len()));
-    let terminal = Mutex::new(terminal);
-    if let (Ok(b), Ok(mut t)) = (board.lock(), terminal.lock()) {
-        t.draw(&b);
-    }
+    let board = LiveBoard::new(config.track, &labels, dataset.cases.len());
+    on_update(&board);
+    let state = Mutex::new((board, on_update));
     let paths: Vec<Option<PathBuf>> = models
         .iter()
         .map(|m| save_dir.map(|d| d.join(format!("{}_{}.results.jsonl", config.track, m.label))))
@@ -328,17 +244,16 @@ pub async fn run_live<W: Write>(
     let runs = models.iter().enumerate().map(|(lane, m)| {
         let mut lane_config = config.clone();
         lane_config.concurrency = m.concurrency;
-        lane_config.progress = false;
         let runner = Runner::new(lane_config);
-        let board = &board;
-        let terminal = &terminal;
+        let state = &state;
         let path = paths[lane].clone();
         async move {
             runner
-                .run(m.model, dataset, path.as_deref(), |row| {
-                    if let (Ok(mut b), Ok(mut t)) = (board.lock(), terminal.lock()) {
-                        b.record(lane, row);
-                        t.draw(&b);
+                .run(m.model, dataset, path.as_deref(), |row: &CaseResult| {
+                    if let Ok(mut state) = state.lock() {
+                        let (board, on_update) = &mut *state;
+                        board.record(lane, row);
+                        on_update(board);
                     }
                 })
                 .await

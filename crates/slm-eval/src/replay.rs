@@ -153,4 +153,16 @@ impl ChatModel for ReplayModel {
             .chat(request)
             .await
     }
+
+    /// `replay:sha256=…` of the recorded answers (prompt and reply pairs, in prompt order):
+    /// another answer file, or one changed answer, is another identity.
+    async fn identity(&self) -> slm_core::Result<Option<String>> {
+        let mut pairs: Vec<_> = self.answers.iter().collect();
+        pairs.sort();
+        let json = serde_json::to_string(&pairs).unwrap_or_default();
+        Ok(Some(format!(
+            "replay:sha256={}",
+            crate::data::sha256_hex(json.as_bytes())
+        )))
+    }
 }

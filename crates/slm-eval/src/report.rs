@@ -72,7 +72,7 @@ pub struct DatasetInfo {
 /// Case counts.
 ///
 /// ```
-/// let c = slm_eval::CaseCounts { total: 8, completed: 8, errors: 1 };
+/// let c = slm_eval::CaseCounts { total: 8, completed: 8, errors: 1, cached: 0 };
 /// assert!(c.errors <= c.completed);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +83,10 @@ pub struct CaseCounts {
     pub completed: usize,
     /// Cases whose model call failed.
     pub errors: usize,
+    /// Cases answered from the response cache: their latencies were measured when the model
+    /// answered, in an earlier run.
+    #[serde(default)]
+    pub cached: usize,
 }
 
 /// Latency summaries in milliseconds.
@@ -197,6 +201,33 @@ pub struct Report {
 }
 
 impl Report {
+    /// A small report (one passed structured case answered by `phi-4-mini`), for docs and
+    /// tests.
+    ///
+    /// ```
+    /// let r = slm_eval::Report::example();
+    /// assert_eq!((r.cases.completed, r.metrics["exact_match"]), (1, 1.0));
+    /// ```
+    pub fn example() -> Self {
+        let data = Dataset::from_cases(
+            "example.jsonl",
+            vec![crate::Case::new("Give me JSON", "{}")],
+        );
+        let row = CaseResult {
+            case_id: data.cases[0].fingerprint(),
+            ..CaseResult::example()
+        };
+        Self::build(
+            &RunConfig::new(crate::Track::Structured),
+            "phi-4-mini",
+            None,
+            Capabilities::default(),
+            &data,
+            &[row],
+            None,
+        )
+    }
+
     /// Builds a report from finished cases. Cases are rescored from their stored predictions,
     /// so a report always reflects the current metric definitions.
     ///
@@ -264,8 +295,9 @@ impl Report {
                 total: dataset.cases.len(),
                 completed: rows.len(),
                 errors: rows.iter().filter(|r| r.error.is_some()).count(),
+                cached: rows.iter().filter(|r| r.cached).count(),
             },
-            metrics: aggregate(per_case.iter().map(|c| &c.score)),
+            metrics: track_aggregate(config.track, per_case.iter().map(|c| &c.score)),
             latency: Latency {
                 ttft_ms: Summary::of(&ttft),
                 total_ms: Summary::of(&total),
@@ -329,4 +361,17 @@ impl Report {
         }
         Ok(report)
     }
+}
+
+/// The aggregate metrics a track reports: BFCL cases have no argument-level field counts, so
+/// its report carries no precision / recall / F1.
+fn track_aggregate<'a>(
+    track: crate::Track,
+    scores: impl IntoIterator<Item = &'a crate::CaseScore>,
+) -> std::collections::BTreeMap<String, f64> {
+    let mut metrics = aggregate(scores);
+    if track == crate::Track::Bfcl {
+        metrics.retain(|name, _| !crate::metrics::is_field_metric(name));
+    }
+    metrics
 }

@@ -55,6 +55,10 @@ pub struct CaseResult {
     pub started_at: String,
     /// When the answer was complete (RFC 3339).
     pub finished_at: String,
+    /// The answer came from the response cache: no model call; the latencies and the backend's
+    /// timings are those measured when the model answered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 impl CaseResult {
@@ -80,6 +84,7 @@ impl CaseResult {
             model_timings: Timings::default(),
             started_at: "2025-01-01T00:00:00.000Z".into(),
             finished_at: "2025-01-01T00:00:00.080Z".into(),
+            cached: false,
         }
     }
 }

@@ -2,10 +2,9 @@
 //! result to the results file as soon as it is done.
 
 use std::path::Path;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use slm_core::{
     ChatEvent, ChatModel, ChatRequest, ChatResponse, CostModel, GenerationOptions, ResponseFormat,
@@ -13,6 +12,7 @@ use slm_core::{
 };
 use tracing::Instrument;
 
+use crate::cache::CachedAnswer;
 use crate::metrics::{self, score_case};
 use crate::{Case, CaseResult, Dataset, Result, ResultsFile, Track};
 
@@ -39,13 +39,15 @@ pub struct RunConfig {
     pub constrained: bool,
     /// On resume, run again the cases whose stored result is an error.
     pub retry_errors: bool,
-    /// Show a progress bar on stderr (only drawn on a terminal).
-    pub progress: bool,
     /// The system prompt; the track's seed prompt by default.
     pub system_prompt: String,
     /// Prices used to cost each case.
     #[serde(skip)]
     pub costs: CostModel,
+    /// Where answers are looked up before the model is asked, and stored after (models that
+    /// can say what decides their answers only: [`ChatModel::identity`]). None by default.
+    #[serde(skip)]
+    pub cache: Option<crate::ResponseCache>,
 }
 
 impl RunConfig {
@@ -62,9 +64,9 @@ impl RunConfig {
             concurrency: 1,
             constrained: false,
             retry_errors: false,
-            progress: false,
             system_prompt: track.system_prompt().to_string(),
             costs: CostModel::new(),
+            cache: None,
         }
     }
 
@@ -101,8 +103,14 @@ impl RunConfig {
     /// assert!(matches!(config.request(&case).response_format, slm_core::ResponseFormat::JsonSchema { .. }));
     /// ```
     pub fn request(&self, case: &Case) -> ChatRequest {
-        let mut builder = ChatRequest::builder()
-            .system(self.system_prompt.clone())
+        if self.track == Track::Bfcl {
+            return crate::bfcl::request(case, &self.options);
+        }
+        let mut builder = ChatRequest::builder();
+        if !self.system_prompt.is_empty() {
+            builder = builder.system(self.system_prompt.clone());
+        }
+        builder = builder
             .user(case.prompt.clone())
             .options(self.options.clone());
         if self.constrained {
@@ -114,7 +122,7 @@ impl RunConfig {
                 Track::Toolcall if !case.tools.is_empty() => builder
                     .tools(case.tools.clone())
                     .tool_choice(ToolChoice::Required),
-                Track::Toolcall => builder,
+                Track::Toolcall | Track::Bfcl => builder,
             };
         }
         builder.build()
@@ -138,8 +146,83 @@ pub struct RunOutcome {
     pub results: Vec<CaseResult>,
     /// Cases found already finished in the results file.
     pub resumed: usize,
-    /// Cases run now.
+    /// Cases run now (answered by the model or by the cache).
     pub ran: usize,
+    /// Of the cases run now, those answered by the response cache (no model call).
+    pub from_cache: usize,
+    /// Why a run given a cache did not use it (the model cannot say what decides its answers,
+    /// or identifying it failed).
+    pub cache_skipped: Option<String>,
+}
+
+impl RunOutcome {
+    /// Requests the model answered in this run: cases run now, less those from the cache.
+    ///
+    /// ```
+    /// let o = slm_eval::RunOutcome { results: vec![], resumed: 0, ran: 5, from_cache: 3, cache_skipped: None };
+    /// assert_eq!(o.model_calls(), 2);
+    /// ```
+    pub fn model_calls(&self) -> usize {
+        self.ran - self.from_cache
+    }
+}
+
+/// Where a run stands after a finished case, for progress displays.
+///
+/// ```
+/// let p = slm_eval::runner::RunProgress { done: 3, total: 8, summary: "exact_match=0.67".into() };
+/// assert!(p.done <= p.total);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunProgress {
+    /// Finished cases, resumed ones included.
+    pub done: usize,
+    /// Cases in the dataset.
+    pub total: usize,
+    /// The track's headline metrics so far (`json_valid=1.00 exact_match=0.67`).
+    pub summary: String,
+}
+
+/// Follows a run ([`Runner::run_observed`]): the library draws nothing, the caller (the `slm` command's progress bar, a
+/// test, a log) decides what to show.
+///
+/// ```
+/// use slm_eval::runner::{RunObserver, RunProgress};
+/// struct Count(usize);
+/// impl RunObserver for Count {
+///     fn case_done(&mut self, _: &slm_eval::CaseResult, progress: &RunProgress) { self.0 = progress.done; }
+/// }
+/// let mut count = Count(0);
+/// count.case_done(&slm_eval::CaseResult::example(), &RunProgress { done: 1, total: 1, summary: String::new() });
+/// assert_eq!(count.0, 1);
+/// ```
+pub trait RunObserver {
+    /// The run starts: `total` cases, `resumed` of them already done.
+    fn started(&mut self, model: &str, total: usize, resumed: usize) {
+        let _ = (model, total, resumed);
+    }
+
+    /// A case finished (any result, errors included).
+    fn case_done(&mut self, result: &CaseResult, progress: &RunProgress);
+}
+
+impl<T: RunObserver + ?Sized> RunObserver for &mut T {
+    fn started(&mut self, model: &str, total: usize, resumed: usize) {
+        (**self).started(model, total, resumed)
+    }
+
+    fn case_done(&mut self, result: &CaseResult, progress: &RunProgress) {
+        (**self).case_done(result, progress)
+    }
+}
+
+/// Adapts a closure called after each finished case to a [`RunObserver`].
+struct OnCase<F>(F);
+
+impl<F: FnMut(&CaseResult)> RunObserver for OnCase<F> {
+    fn case_done(&mut self, result: &CaseResult, _: &RunProgress) {
+        (self.0)(result)
+    }
 }
 
 /// Runs a dataset through a model.
@@ -188,7 +271,7 @@ impl Runner {
     }
 
     /// Runs every case not yet in the results file (all of them without one), calling
-    /// `observer` after each finished case, in finishing order. Returns all finished cases.
+    /// `on_case` after each finished case, in finishing order. Returns all finished cases.
     ///
     /// ```
     /// use slm_eval::{Case, Dataset, RunConfig, Runner, Track};
@@ -212,7 +295,40 @@ impl Runner {
         model: &dyn ChatModel,
         dataset: &Dataset,
         results: Option<&Path>,
-        mut observer: impl FnMut(&CaseResult),
+        on_case: impl FnMut(&CaseResult),
+    ) -> Result<RunOutcome> {
+        self.run_observed(model, dataset, results, OnCase(on_case))
+            .await
+    }
+
+    /// [`Runner::run`] with an observer told when the run starts (cases in all, resumed) and
+    /// after each finished case (with the progress so far): what a progress bar needs.
+    ///
+    /// ```
+    /// use slm_eval::runner::{RunObserver, RunProgress};
+    /// use slm_eval::{Case, CaseResult, Dataset, RunConfig, Runner, Track};
+    /// #[derive(Default)]
+    /// struct Seen { total: usize, last: Option<RunProgress> }
+    /// impl RunObserver for Seen {
+    ///     fn started(&mut self, _: &str, total: usize, _: usize) { self.total = total; }
+    ///     fn case_done(&mut self, _: &CaseResult, p: &RunProgress) { self.last = Some(p.clone()); }
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let data = Dataset::from_cases("d", vec![Case::new("p", "{}")]);
+    /// let model = slm_core::ScriptedModel::new("m").reply("{}");
+    /// let mut seen = Seen::default();
+    /// Runner::new(RunConfig::new(Track::Structured))
+    ///     .run_observed(&model, &data, None, &mut seen).await.unwrap();
+    /// assert_eq!(seen.total, 1);
+    /// assert_eq!(seen.last.unwrap().summary, "json_valid=1.00 exact_match=1.00");
+    /// # });
+    /// ```
+    pub async fn run_observed(
+        &self,
+        model: &dyn ChatModel,
+        dataset: &Dataset,
+        results: Option<&Path>,
+        mut observer: impl RunObserver,
     ) -> Result<RunOutcome> {
         let span = tracing::info_span!(
             "eval.run",
@@ -248,53 +364,55 @@ impl Runner {
             let pending: Vec<usize> = (0..dataset.cases.len())
                 .filter(|i| !done.contains_key(i))
                 .collect();
-            let bar = self.progress_bar(dataset.cases.len(), resumed, model.id());
+            observer.started(model.id(), dataset.cases.len(), resumed);
+            let (identity, cache_skipped) = match &self.config.cache {
+                Some(_) if !pending.is_empty() => cache_identity(model).await,
+                _ => (None, None),
+            };
             let concurrency = self.config.concurrency.max(1);
             let mut stream = futures::stream::iter(pending.iter().copied())
-                .map(|index| self.run_case(model, index, &dataset.cases[index]))
+                .map(|index| self.run_case(model, identity.as_deref(), index, &dataset.cases[index]))
                 .buffer_unordered(concurrency);
-            let mut ran = 0;
+            let (mut ran, mut from_cache) = (0, 0);
             while let Some(row) = stream.next().await {
+                from_cache += usize::from(row.cached);
                 if let Some(file) = file.as_mut() {
                     file.append(&row)?;
                 }
-                observer(&row);
+                let finished = row.clone();
                 done.insert(row.index, row);
                 ran += 1;
-                bar.inc(1);
-                bar.set_message(running_summary(self.config.track, done.values()));
+                observer.case_done(
+                    &finished,
+                    &RunProgress {
+                        done: done.len(),
+                        total: dataset.cases.len(),
+                        summary: running_summary(self.config.track, done.values()),
+                    },
+                );
             }
-            bar.finish_and_clear();
             Ok(RunOutcome {
                 results: done.into_values().collect(),
                 resumed,
                 ran,
+                from_cache,
+                cache_skipped,
             })
         }
         .instrument(span)
         .await
     }
 
-    fn progress_bar(&self, total: usize, position: usize, model: &str) -> ProgressBar {
-        let target = if self.config.progress {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {elapsed} eta {eta} {msg}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(model.to_string());
-        bar.set_position(position as u64);
-        bar
-    }
-
-    /// Asks the model one case and scores the answer. Never fails: a model error is recorded
-    /// in the row and the case scores as failed.
-    async fn run_case(&self, model: &dyn ChatModel, index: usize, case: &Case) -> CaseResult {
+    /// Asks the model one case (or takes its answer from the cache, when the model has an
+    /// `identity`) and scores the answer. Never fails: a model error is recorded in the row
+    /// and the case scores as failed; a cache that cannot be read or written is bypassed.
+    async fn run_case(
+        &self,
+        model: &dyn ChatModel,
+        identity: Option<&str>,
+        index: usize,
+        case: &Case,
+    ) -> CaseResult {
         let span = tracing::info_span!(
             "eval.case",
             index,
@@ -304,14 +422,54 @@ impl Runner {
             total_ms = tracing::field::Empty,
             passed = tracing::field::Empty,
             error = tracing::field::Empty,
+            cached = tracing::field::Empty,
         );
         async move {
             let request = self.config.request(case);
+            let cache = self
+                .config
+                .cache
+                .as_ref()
+                .zip(identity)
+                .map(|(cache, identity)| {
+                    (
+                        cache,
+                        identity,
+                        crate::ResponseCache::key(identity, &request),
+                    )
+                });
             let started_at = now_rfc3339();
-            let start = Instant::now();
-            let (answer, ttft) = ask(model, request).await;
-            let total = start.elapsed();
-            let ttft = ttft.unwrap_or(total);
+            let stored = cache.as_ref().and_then(|(cache, _, key)| {
+                cache
+                    .get(key)
+                    .inspect_err(|e| tracing::warn!(error = %e, "response cache read failed"))
+                    .ok()
+                    .flatten()
+            });
+            let cached = stored.is_some();
+            let (answer, ttft, total) = match stored {
+                Some(hit) => (
+                    Ok(hit.response),
+                    Duration::from_secs_f64(hit.ttft_ms / 1000.0),
+                    Duration::from_secs_f64(hit.total_ms / 1000.0),
+                ),
+                None => {
+                    let start = Instant::now();
+                    let (answer, ttft) = ask(model, request).await;
+                    let total = start.elapsed();
+                    (answer, ttft.unwrap_or(total), total)
+                }
+            };
+            if let (false, Some((cache, identity, key)), Ok(response)) = (cached, &cache, &answer) {
+                let stored = CachedAnswer {
+                    response: response.clone(),
+                    ttft_ms: ttft.as_secs_f64() * 1000.0,
+                    total_ms: total.as_secs_f64() * 1000.0,
+                };
+                if let Err(e) = cache.put(key, identity, &stored) {
+                    tracing::warn!(error = %e, "response cache write failed");
+                }
+            }
             let mut row = CaseResult {
                 index,
                 case_id: case.fingerprint(),
@@ -328,6 +486,7 @@ impl Runner {
                 model_timings: Default::default(),
                 started_at,
                 finished_at: now_rfc3339(),
+                cached,
             };
             match answer {
                 Ok(response) => {
@@ -347,6 +506,7 @@ impl Runner {
             span.record("ttft_ms", row.ttft_ms);
             span.record("total_ms", row.total_ms);
             span.record("passed", row.score.all_pass());
+            span.record("cached", row.cached);
             if let Some(e) = &row.error {
                 span.record("error", e.as_str());
             }
@@ -369,6 +529,21 @@ fn case_cost(costs: &CostModel, model_id: &str, response: &ChatResponse) -> f64 
         .or_else(|| costs.price_of(&response.model))
         .map(|p| p.cost(response.usage, response.timings.total))
         .unwrap_or(0.0)
+}
+
+/// The model's identity for the cache, or why there is none.
+async fn cache_identity(model: &dyn ChatModel) -> (Option<String>, Option<String>) {
+    match model.identity().await {
+        Ok(Some(identity)) => (Some(identity), None),
+        Ok(None) => (
+            None,
+            Some(format!(
+                "{} cannot say what decides its answers (ChatModel::identity)",
+                model.id()
+            )),
+        ),
+        Err(e) => (None, Some(format!("identifying {}: {e}", model.id()))),
+    }
 }
 
 /// Streams the answer, noting when the first token arrived.
@@ -417,12 +592,13 @@ pub fn prediction_text(response: &ChatResponse) -> String {
 fn running_summary<'a>(track: Track, rows: impl Iterator<Item = &'a CaseResult>) -> String {
     let scores: Vec<_> = rows.map(|r| &r.score).collect();
     let aggregate = metrics::aggregate(scores.iter().copied());
-    let keys = match track {
-        Track::Structured => [metrics::names::JSON_VALID, metrics::names::EXACT_MATCH],
-        Track::Toolcall => [
+    let keys: &[&str] = match track {
+        Track::Structured => &[metrics::names::JSON_VALID, metrics::names::EXACT_MATCH],
+        Track::Toolcall => &[
             metrics::names::WRAPPER_VALID,
             metrics::names::ARGS_EXACT_MATCH,
         ],
+        Track::Bfcl => &[crate::bfcl::BFCL_AST],
     };
     keys.iter()
         .filter_map(|k| aggregate.get(*k).map(|v| format!("{k}={v:.2}")))

@@ -355,7 +355,7 @@ pub fn prepare(rows: &[Value], out_dir: &Path, split: SplitSpec) -> Result<Prepa
                 .iter()
                 .map(|e| match track {
                     Track::Structured => e.structured.clone(),
-                    Track::Toolcall => e.toolcall.clone(),
+                    Track::Toolcall | Track::Bfcl => e.toolcall.clone(),
                 })
                 .collect();
             if track == Track::Structured {

@@ -106,9 +106,30 @@ pub enum LlamaCppError {
     /// A LoRA adapter could not be loaded or applied.
     #[error("LoRA adapter: {0}")]
     Lora(String),
-    /// The model's worker thread is gone (it panicked or the model was dropped).
+    /// The model's worker thread is gone (the model was dropped).
     #[error("the model worker stopped")]
     WorkerStopped,
+    /// A bug (a panic) in slm-llamacpp or a library it runs (minijinja, llguidance,
+    /// llama-cpp-2...) while handling this request. Only this request failed: its sequence's
+    /// KV cache was cleared and the model keeps serving.
+    #[error("internal error while answering this request (the model keeps serving): {message}")]
+    WorkerPanicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// An operation on the KV cache failed (a partial removal or a copy llama.cpp refused);
+    /// the sequences concerned were cleared and their slots are not reused while dirty.
+    #[error("KV cache: {0}")]
+    KvCache(String),
+    /// A saved session that cannot be restored: not a session file, truncated, for another
+    /// model or written by another llama.cpp build (checked before llama.cpp reads it).
+    #[error("{path}: session: {reason}")]
+    Session {
+        /// The session file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The input of [`crate::quantize`] is already quantized and
     /// [`crate::QuantizeOptions::allow_requantize`] is off.
     #[error(

@@ -103,6 +103,8 @@
 mod backend;
 mod constrain;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gguf;
 mod model;
 pub mod models;
@@ -110,6 +112,7 @@ mod options;
 mod perplexity;
 mod quantize;
 mod sampling;
+mod session;
 pub mod source;
 mod template;
 pub mod testing;
@@ -127,5 +130,6 @@ pub use perplexity::{
     ChunkPerplexity, PerplexityOptions, PerplexityReport, SHAKESPEARE_SAMPLE, perplexity,
 };
 pub use quantize::{QuantizeOptions, QuantizeReport, QuantizeType, TensorFallback, quantize};
+pub use session::SessionInfo;
 pub use template::ChatTemplate;
 pub use worker::WorkerStats;

@@ -87,6 +87,38 @@ struct Inner {
     template: ChatTemplate,
     commands: Mutex<Option<Sender<Command>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// sha256 of the weights and adapter files, once [`ChatModel::identity`] asked for them.
+    digests: std::sync::OnceLock<FileDigests>,
+}
+
+/// sha256 of a model's files.
+#[derive(Debug, Clone)]
+struct FileDigests {
+    model: String,
+    adapters: Vec<String>,
+}
+
+impl FileDigests {
+    /// Hashes the files on a thread of its own (a large GGUF takes seconds), off the caller's
+    /// async runtime.
+    async fn compute(model: &std::path::Path, adapters: &[PathBuf]) -> Result<Self, LlamaCppError> {
+        let (model, adapters) = (model.to_path_buf(), adapters.to_vec());
+        let (sender, receiver) = futures::channel::oneshot::channel();
+        std::thread::spawn(move || {
+            let digests = crate::models::sha256_file(&model).and_then(|model| {
+                let adapters = adapters
+                    .iter()
+                    .map(|a| crate::models::sha256_file(a))
+                    .collect::<Result<_, _>>()?;
+                Ok(Self { model, adapters })
+            });
+            let _ = sender.send(digests);
+        });
+        receiver.await.map_err(|_| LlamaCppError::Io {
+            path: PathBuf::new(),
+            message: "the hashing thread stopped".into(),
+        })?
+    }
 }
 
 impl Drop for Inner {
@@ -148,6 +180,7 @@ impl LlamaCppModel {
                 template,
                 commands: Mutex::new(Some(commands)),
                 worker: Mutex::new(Some(handle)),
+                digests: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -240,12 +273,23 @@ impl LlamaCppModel {
     /// assert_eq!(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     /// ```
     pub fn render_prompt(&self, request: &ChatRequest) -> Result<String, LlamaCppError> {
+        self.render(request, true)
+    }
+
+    /// The request's messages through the chat template, with the assistant's turn opened
+    /// (`add_generation_prompt`) or not (the conversation as it stands, which the next turn's
+    /// prompt starts with).
+    fn render(
+        &self,
+        request: &ChatRequest,
+        add_generation_prompt: bool,
+    ) -> Result<String, LlamaCppError> {
         let template = &self.inner.template;
         if request.tools.is_empty() || request.tool_choice == ToolChoice::None {
-            return template.render(&request.messages, &[], true);
+            return template.render(&request.messages, &[], add_generation_prompt);
         }
         if template.source().contains("tools") {
-            return template.render(&request.messages, &request.tools, true);
+            return template.render(&request.messages, &request.tools, add_generation_prompt);
         }
         // The template cannot show tools: describe them in the system message.
         let instructions = tools::tool_instructions(&request.tools);
@@ -256,7 +300,7 @@ impl LlamaCppModel {
             }
             _ => messages.insert(0, instructions),
         }
-        template.render(&messages, &[], true)
+        template.render(&messages, &[], add_generation_prompt)
     }
 
     /// The tool-call format this model is asked to use: its template's `<tool_call>` JSON
@@ -282,7 +326,7 @@ impl LlamaCppModel {
             text: text.to_string(),
             reply,
         })?;
-        answer.await.map_err(|_| LlamaCppError::WorkerStopped)
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)?
     }
 
     /// The token ids of `text`, exactly as llama.cpp's `llama_tokenize` gives them:
@@ -314,7 +358,7 @@ impl LlamaCppModel {
             parse_special,
             reply,
         })?;
-        answer.await.map_err(|_| LlamaCppError::WorkerStopped)
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)?
     }
 
     /// The text of `tokens` (special tokens rendered as their text when `special`). Ids outside
@@ -429,6 +473,92 @@ impl LlamaCppModel {
         answer.await.map_err(|_| LlamaCppError::WorkerStopped)?
     }
 
+    /// Saves a conversation's keys and values to `path`, so [`LlamaCppModel::load_session`]
+    /// (in this process or another, on the same model file) continues it without evaluating
+    /// it again. `request` is the conversation so far: its prompt is put in the prompt cache
+    /// (evaluating only what is not there yet, and sampling one token that is thrown away),
+    /// then the slot holding it is cut back to the conversation as it stands (without the
+    /// opened assistant turn, so that every next turn starts with it) and written out. Needs
+    /// the prompt cache ([`LoadOptions::prompt_cache`], on by default).
+    ///
+    /// ```
+    /// use slm_core::{ChatModel, ChatRequest, GenerationOptions, Message};
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("m.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// let mut chat = vec![Message::system("Be brief."), Message::user("Hello!")];
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let ask = |chat: &[Message]| {
+    ///     let mut request = ChatRequest::new(chat.to_vec());
+    ///     request.options = GenerationOptions::deterministic().with_max_tokens(8);
+    ///     request
+    /// };
+    /// let answer = rt.block_on(model.chat(ask(&chat))).unwrap();
+    /// chat.push(Message::assistant(answer.text()));
+    /// let file = dir.path().join("chat.session");
+    /// let saved = rt.block_on(model.save_session(&ask(&chat), &file)).unwrap();
+    ///
+    /// // Later, another model handle (or process) on the same file:
+    /// let fresh = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// assert_eq!(rt.block_on(fresh.load_session(&file)).unwrap().tokens, saved.tokens);
+    /// chat.push(Message::user("And now?"));
+    /// let reply = rt.block_on(fresh.chat(ask(&chat))).unwrap();
+    /// assert_eq!(reply.usage.cached_prompt_tokens as usize, saved.tokens);
+    /// ```
+    pub async fn save_session(
+        &self,
+        request: &ChatRequest,
+        path: impl AsRef<Path>,
+    ) -> Result<crate::SessionInfo, LlamaCppError> {
+        let mut warm = request.clone();
+        warm.options.max_tokens = Some(1);
+        self.chat(warm).await.map_err(|e| {
+            LlamaCppError::InvalidRequest(format!("evaluating the conversation: {e}"))
+        })?;
+        // The conversation without the opened assistant turn: every next turn starts with it.
+        let prompt = self.render(request, false)?;
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::SaveSession {
+            prompt,
+            lora: self.lora.unwrap_or(self.inner.info.options.lora),
+            path: path.as_ref().to_path_buf(),
+            reply,
+        })?;
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)?
+    }
+
+    /// Restores a session saved by [`LlamaCppModel::save_session`] into the prompt cache: the
+    /// next request that starts with its conversation evaluates only what is new. The file is
+    /// checked before llama.cpp reads it: a file that is not a session, truncated, altered,
+    /// saved for another model file or by another llama.cpp build is a
+    /// [`LlamaCppError::Session`], and the model keeps serving.
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppError, LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("m.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// let bogus = dir.path().join("bogus.session");
+    /// std::fs::write(&bogus, b"not a session").unwrap();
+    /// let err = rt.block_on(model.load_session(&bogus)).unwrap_err();
+    /// assert!(matches!(err, LlamaCppError::Session { .. }), "{err}");
+    /// ```
+    pub async fn load_session(
+        &self,
+        path: impl AsRef<Path>,
+    ) -> Result<crate::SessionInfo, LlamaCppError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::LoadSession {
+            path: path.as_ref().to_path_buf(),
+            reply,
+        })?;
+        answer.await.map_err(|_| LlamaCppError::WorkerStopped)?
+    }
+
     fn send(&self, command: Command) -> Result<(), LlamaCppError> {
         let commands = self
             .inner
@@ -499,8 +629,16 @@ impl LlamaCppModel {
         Ok(receiver)
     }
 
-    /// Validates and renders a request into a job for the worker.
+    /// Validates and renders a request into a job for the worker; a panic while doing so (in
+    /// a schema compiler, say) fails this request only.
     fn prepare(&self, request: ChatRequest) -> Result<(Job, worker::EventReceiver), LlamaCppError> {
+        worker::guard(|| self.prepare_job(request)).and_then(|job| job)
+    }
+
+    fn prepare_job(
+        &self,
+        request: ChatRequest,
+    ) -> Result<(Job, worker::EventReceiver), LlamaCppError> {
         let started = Instant::now();
         if request.messages.is_empty() {
             return Err(LlamaCppError::InvalidRequest("no messages".into()));
@@ -508,6 +646,16 @@ impl LlamaCppModel {
         sampling::validate(&request.options)?;
         let (constraint, tool_calls) = self.constraint_of(&request)?;
         let prompt = self.render_prompt(&request)?;
+        // Refuse what cannot fit before the worker spends time tokenizing it (a template or a
+        // message can make a prompt of any size).
+        let limit = self.inner.info.context_length as usize * MAX_BYTES_PER_TOKEN;
+        if prompt.len() > limit {
+            return Err(LlamaCppError::InvalidRequest(format!(
+                "the prompt is {} bytes; a context of {} tokens holds at most {limit} bytes",
+                prompt.len(),
+                self.inner.info.context_length
+            )));
+        }
         let (events, receiver) = mpsc::unbounded_channel();
         let queued = Instant::now();
         let job = Job {
@@ -555,6 +703,10 @@ impl LlamaCppModel {
     }
 }
 
+/// More bytes than any token of any vocabulary spells: a prompt longer than this many bytes
+/// per token of context cannot fit.
+const MAX_BYTES_PER_TOKEN: usize = 256;
+
 fn template_for(header: &GgufHeader, options: &LoadOptions) -> Result<ChatTemplate, LlamaCppError> {
     let token_text = |key: &str| -> String {
         let tokens = header
@@ -573,7 +725,7 @@ fn template_for(header: &GgufHeader, options: &LoadOptions) -> Result<ChatTempla
         (None, Some(file)) => file.to_string(),
         (None, None) => {
             tracing::warn!("the model has no chat template; using ChatML");
-            crate::testing::CHATML_TEMPLATE.to_string()
+            ChatTemplate::CHATML.to_string()
         }
     };
     ChatTemplate::new(
@@ -615,6 +767,35 @@ impl ChatModel for LlamaCppModel {
             Ok(mut events) => Box::pin(futures::stream::poll_fn(move |cx| events.poll_recv(cx))),
             Err(e) => Box::pin(futures::stream::once(futures::future::ready(Err(e.into())))),
         }
+    }
+
+    /// `llamacpp:sha256=<weights>`, then what else changes answers: a replacing chat template
+    /// (its sha256), this handle's adapter (its file's sha256 and scale) and the schema backend.
+    /// The files are hashed once, on first call.
+    async fn identity(&self) -> slm_core::Result<Option<String>> {
+        let options = &self.inner.info.options;
+        let digests = match self.inner.digests.get() {
+            Some(digests) => digests.clone(),
+            None => {
+                let digests =
+                    FileDigests::compute(&self.inner.info.path, &options.lora_adapters).await?;
+                self.inner.digests.get_or_init(|| digests).clone()
+            }
+        };
+        let mut identity = format!("llamacpp:sha256={}", digests.model);
+        if let Some(template) = &options.chat_template {
+            identity += &format!(
+                ";template={}",
+                crate::session::sha256_hex(template.as_bytes())
+            );
+        }
+        if let Some((index, scale)) = self.lora.unwrap_or(options.lora)
+            && let Some(adapter) = digests.adapters.get(index)
+        {
+            identity += &format!(";lora={adapter}*{scale}");
+        }
+        identity += &format!(";schema={:?}", options.schema_backend);
+        Ok(Some(identity))
     }
 }
 

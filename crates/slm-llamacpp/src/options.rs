@@ -44,6 +44,24 @@ pub struct LoadOptions {
     /// The adapter and scale applied to every request of the model by default.
     #[serde(default)]
     pub lora: Option<(usize, f32)>,
+    /// Keep each finished request's keys and values in its sequence slot, so a later request
+    /// starting with the same tokens (a growing conversation, a shared system prompt and tool
+    /// list) evaluates only the rest. On by default; the cache lives in the context's own KV
+    /// memory (`max_sequences` slots of `context_length` tokens), so it costs no extra memory.
+    ///
+    /// Reusing a prefix changes how the rest of the prompt is batched, and llama.cpp's CPU
+    /// kernels round differently for different batch shapes (a matrix product for a batch, a
+    /// dot product for one token): the logits can differ from a cold run's in the last bits,
+    /// which can flip a near-tie or a sampled token (as with llama-server's `cache_prompt`, and
+    /// as with concurrent requests batched together). With the same shapes on both sides
+    /// (`ubatch_size` 1) the answers are identical; the tests check that. Turn the cache off
+    /// when a seed must reproduce a sampled answer bit for bit.
+    #[serde(default = "enabled")]
+    pub prompt_cache: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 impl Default for LoadOptions {
@@ -63,6 +81,7 @@ impl Default for LoadOptions {
             schema_backend: crate::SchemaBackend::Llguidance,
             lora_adapters: Vec::new(),
             lora: None,
+            prompt_cache: true,
         }
     }
 }
@@ -180,6 +199,18 @@ impl LoadOptions {
     /// ```
     pub fn with_lora(mut self, index: usize, scale: f32) -> Self {
         self.lora = Some((index, scale));
+        self
+    }
+
+    /// Turns the prompt cache on or off (see [`LoadOptions::prompt_cache`]).
+    ///
+    /// ```
+    /// let o = slm_llamacpp::LoadOptions::default();
+    /// assert!(o.prompt_cache);
+    /// assert!(!o.with_prompt_cache(false).prompt_cache);
+    /// ```
+    pub fn with_prompt_cache(mut self, on: bool) -> Self {
+        self.prompt_cache = on;
         self
     }
 

@@ -7,6 +7,11 @@
 //! `add_generation_prompt`, `raise_exception`, `strftime_now`, and its `tojson` filter (no HTML
 //! escaping, Python's separators). Python string methods (`.strip()`, `.split()`...) work through
 //! minijinja-contrib's pycompat layer.
+//!
+//! Templates come from model files, so they are untrusted code: rendering runs on a budget of
+//! [`ChatTemplate::FUEL`] instructions and [`ChatTemplate::RECURSION_LIMIT`] nested calls, and a
+//! panic inside the engine is caught. A template that loops forever, recurses without end,
+//! raises or crashes minijinja is an [`LlamaCppError::Template`], never a hang or a panic.
 
 use std::sync::Arc;
 
@@ -40,7 +45,41 @@ pub struct ChatTemplate {
 
 const NAME: &str = "chat_template";
 
+/// How a caught panic of the template engine is reported (the message follows).
+pub(crate) const PANIC_PREFIX: &str = "the template engine panicked";
+
 impl ChatTemplate {
+    /// ChatML as Qwen2.5 writes it (tools in `<tools>`, calls in `<tool_call>` tags): the
+    /// template of models whose file has none.
+    ///
+    /// ```
+    /// let t = slm_llamacpp::ChatTemplate::new(slm_llamacpp::ChatTemplate::CHATML, "", "<|im_end|>").unwrap();
+    /// let prompt = t.render(&[slm_core::Message::user("Hi")], &[], true).unwrap();
+    /// assert_eq!(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    /// ```
+    pub const CHATML: &'static str = include_str!("../templates/chatml_tools.jinja");
+
+    /// Instructions one render may run: far above what real templates need for long
+    /// conversations with tools (about a million for a thousand messages), low enough that a
+    /// template that loops forever stops within a second.
+    ///
+    /// ```
+    /// let t = slm_llamacpp::ChatTemplate::new("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "", "").unwrap();
+    /// let err = t.render(&[], &[], false).unwrap_err();
+    /// assert!(err.to_string().contains("fuel"), "{err}");
+    /// ```
+    pub const FUEL: u64 = 20_000_000;
+
+    /// Depth of nested calls (macros, recursive loops, includes) a render may reach; a
+    /// template that recurses deeper is an error before the thread's stack runs out.
+    ///
+    /// ```
+    /// let t = slm_llamacpp::ChatTemplate::new("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "", "").unwrap();
+    /// let err = t.render(&[], &[], false).unwrap_err();
+    /// assert!(err.to_string().contains("recursion"), "{err}");
+    /// ```
+    pub const RECURSION_LIMIT: usize = 100;
+
     /// Compiles `source`; `bos_token` and `eos_token` are the texts templates see.
     ///
     /// ```
@@ -53,7 +92,7 @@ impl ChatTemplate {
         eos_token: impl Into<String>,
     ) -> Result<Self, LlamaCppError> {
         let source: String = source.into();
-        let env = build_environment(&source, None)?;
+        let env = build_environment(&source, None, Self::FUEL)?;
         Ok(Self {
             env: Arc::new(env),
             source: source.into(),
@@ -72,7 +111,8 @@ impl ChatTemplate {
     /// assert_eq!(t.render(&[], &[], false).unwrap(), "26 Jul 2024");
     /// ```
     pub fn with_now(mut self, unix_secs: u64) -> Result<Self, LlamaCppError> {
-        self.env = Arc::new(build_environment(&self.source, Some(unix_secs))?);
+        let fuel = self.env.fuel().unwrap_or(Self::FUEL);
+        self.env = Arc::new(build_environment(&self.source, Some(unix_secs), fuel)?);
         self.now = Some(unix_secs);
         Ok(self)
     }
@@ -94,7 +134,7 @@ impl ChatTemplate {
     ///
     /// ```
     /// use slm_core::{Message, ToolSpec};
-    /// let t = slm_llamacpp::ChatTemplate::new(slm_llamacpp::testing::CHATML_TEMPLATE, "", "<|im_end|>").unwrap();
+    /// let t = slm_llamacpp::ChatTemplate::new(slm_llamacpp::ChatTemplate::CHATML, "", "<|im_end|>").unwrap();
     /// let tool = ToolSpec::new("now", "Current time", serde_json::json!({"type": "object"}));
     /// let prompt = t.render(&[Message::user("Time?")], &[tool], true).unwrap();
     /// assert!(prompt.contains(r#"{"type": "function", "function": {"name": "now""#));
@@ -135,22 +175,47 @@ impl ChatTemplate {
         self.render_value(Value::from_serialize(&variables))
     }
 
+    /// A copy that runs on another instruction budget (the fuzz target's smaller one).
+    pub(crate) fn with_fuel(mut self, fuel: u64) -> Result<Self, LlamaCppError> {
+        self.env = Arc::new(build_environment(&self.source, self.now, fuel)?);
+        Ok(self)
+    }
+
     fn render_value(&self, context: Value) -> Result<String, LlamaCppError> {
         let template = self
             .env
             .get_template(NAME)
             .map_err(|e| LlamaCppError::Template(describe(&e)))?;
-        template
-            .render(context)
-            .map_err(|e| LlamaCppError::Template(describe(&e)))
+        // The template is the model file's code: a bug it triggers in minijinja or its
+        // Python-compatibility layer must fail this render only.
+        let rendered =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| template.render(context)))
+                .map_err(|panic| {
+                    LlamaCppError::Template(format!("{PANIC_PREFIX}: {}", panic_message(&*panic)))
+                })?;
+        rendered.map_err(|e| LlamaCppError::Template(describe(&e)))
+    }
+}
+
+/// The text of a caught panic's payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
     }
 }
 
 fn build_environment(
     source: &str,
     now: Option<u64>,
+    fuel: u64,
 ) -> Result<Environment<'static>, LlamaCppError> {
     let mut env = Environment::new();
+    env.set_fuel(Some(fuel));
+    env.set_recursion_limit(ChatTemplate::RECURSION_LIMIT);
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);

@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 use crate::LlamaCppError;
 use crate::gguf::{GgmlType, GgufValue, GgufWriter};
 
-/// Qwen2.5's ChatML chat template (with tools in `<tools>` and calls in `<tool_call>` tags).
-pub const CHATML_TEMPLATE: &str = include_str!("../templates/chatml_tools.jinja");
+/// Qwen2.5's ChatML chat template (with tools in `<tools>` and calls in `<tool_call>` tags):
+/// [`ChatTemplate::CHATML`](crate::ChatTemplate::CHATML), the template of generated models.
+pub const CHATML_TEMPLATE: &str = crate::ChatTemplate::CHATML;
 
 /// The special tokens of generated models, in id order (ids 0 to 4).
 pub const SPECIAL_TOKENS: [&str; 5] = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"];
@@ -557,6 +558,41 @@ pub fn real_model(model: &crate::models::KnownModel, test: &str) -> Option<std::
             None
         }
     }
+}
+
+/// Faults a test can provoke in the worker (feature `fault-injection`, which this crate's own
+/// tests enable; never in a normal build): a request whose prompt contains one of these markers
+/// fails the way the marker says, so tests can show that a failure stays with its request.
+///
+/// ```
+/// # #[cfg(feature = "fault-injection")] {
+/// use slm_core::{ChatModel, ChatRequest, GenerationOptions};
+/// use slm_llamacpp::{LlamaCppError, LlamaCppModel, LoadOptions};
+/// use slm_llamacpp::testing::{TestModelSpec, faults, write_test_model};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("m.gguf");
+/// write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+/// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+/// let ask = |q: &str| ChatRequest::builder().user(q)
+///     .options(GenerationOptions::deterministic().with_max_tokens(4)).build();
+/// let rt = tokio::runtime::Runtime::new().unwrap();
+/// let err = rt.block_on(model.chat(ask(faults::PANIC_AT_START))).unwrap_err();
+/// assert!(err.to_string().contains("injected fault"), "{err}");
+/// assert!(rt.block_on(model.chat(ask("hello"))).is_ok());
+/// # }
+/// ```
+#[cfg(feature = "fault-injection")]
+pub mod faults {
+    /// Panics while the worker admits the request (after it took a sequence slot).
+    pub const PANIC_AT_START: &str = "\u{1}slm-fault:panic-at-start\u{1}";
+    /// Panics while sampling the request's second token.
+    pub const PANIC_WHILE_SAMPLING: &str = "\u{1}slm-fault:panic-while-sampling\u{1}";
+    /// Panics while assembling the finished answer.
+    pub const PANIC_AT_FINISH: &str = "\u{1}slm-fault:panic-at-finish\u{1}";
+    /// Clearing the request's KV cache slot before it starts fails.
+    pub const KV_CLEAR_FAILS: &str = "\u{1}slm-fault:kv-clear-fails\u{1}";
+    /// Cutting a shared prefix copied from another sequence back to its length fails.
+    pub const KV_COPY_FAILS: &str = "\u{1}slm-fault:kv-copy-fails\u{1}";
 }
 
 #[cfg(test)]

@@ -5,6 +5,18 @@
 //! every active sequence (one token each while generating, chunks of the prompt while reading
 //! it), decodes, then samples each sequence's next token with its own sampler. With
 //! `max_sequences = 1` this is exactly llama.cpp's plain generation loop.
+//!
+//! With the prompt cache on (the default), a finished sequence's slot keeps its keys and values
+//! and the tokens they stand for; a new request takes the free slot sharing the longest token
+//! prefix with its prompt, cuts that slot's cache back to the shared prefix and evaluates only
+//! the rest (llama-server's `--cache-prompt`). Concurrent requests with a common prefix still
+//! decode it once: the later ones copy it from the first.
+//!
+//! A panic while handling one request (in our code, minijinja, llguidance or llama-cpp-2's
+//! Rust side) fails that request only, with [`LlamaCppError::WorkerPanicked`]: admission,
+//! each sequence's sampling and each answer's assembly run under `catch_unwind`, the failed
+//! sequence's KV cache is cleared and its slot reclaimed, and the worker keeps serving. KV cache
+//! operations are checked: a slot whose cache cannot be cleared is not reused.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -43,20 +55,32 @@ pub(crate) enum Command {
     /// Count the tokens of a text (as a prompt: special tokens parsed).
     CountTokens {
         text: String,
-        reply: oneshot::Sender<usize>,
+        reply: oneshot::Sender<Result<usize, LlamaCppError>>,
     },
     /// Tokenize a text as llama.cpp's `llama_tokenize` does.
     Tokenize {
         text: String,
         add_special: bool,
         parse_special: bool,
-        reply: oneshot::Sender<Vec<u32>>,
+        reply: oneshot::Sender<Result<Vec<u32>, LlamaCppError>>,
     },
     /// Turn token ids back into text (ids checked against the vocabulary first).
     Detokenize {
         tokens: Vec<u32>,
         special: bool,
         reply: oneshot::Sender<Result<String, LlamaCppError>>,
+    },
+    /// Save the prompt cache's keys and values of a (rendered) prompt to a session file.
+    SaveSession {
+        prompt: String,
+        lora: Option<(usize, f32)>,
+        path: PathBuf,
+        reply: oneshot::Sender<Result<crate::SessionInfo, LlamaCppError>>,
+    },
+    /// Restore a session file into a free slot's prompt cache.
+    LoadSession {
+        path: PathBuf,
+        reply: oneshot::Sender<Result<crate::SessionInfo, LlamaCppError>>,
     },
     /// Whether a constraint allows a text as a whole answer.
     CheckConstraint {
@@ -103,6 +127,10 @@ pub struct WorkerStats {
     /// Prompt tokens whose keys and values were copied from another sequence with the same
     /// prefix instead of being decoded.
     pub prompt_tokens_copied: u64,
+    /// Prompt tokens whose keys and values a slot still held from an earlier request (the
+    /// prompt cache) instead of being decoded.
+    #[serde(default)]
+    pub prompt_tokens_cached: u64,
     /// Tokens sampled.
     pub tokens_generated: u64,
 }
@@ -203,12 +231,15 @@ fn run(
     }
     let batch_size = options.batch_size.max(n_seq) as usize;
     let mut worker = Worker {
+        model_path: path,
+        model_sha256: None,
         model: &model,
         ctx,
         batch: LlamaBatch::new(batch_size, 1),
         batch_size,
         model_id,
         context_length: per_seq,
+        n_seq: n_seq as i32,
         free_seq_ids: (0..n_seq as i32).rev().collect(),
         active: Vec::new(),
         compiler: Compiler::default(),
@@ -217,6 +248,9 @@ fn run(
         stats: WorkerStats::default(),
         current_lora: None,
         deferred: VecDeque::new(),
+        prompt_cache: options.prompt_cache,
+        slots: vec![SlotCache::default(); n_seq as usize],
+        clock: 0,
     };
     worker.serve(&commands);
 }
@@ -256,8 +290,60 @@ fn load(
     Ok((model, params))
 }
 
-/// Shorter shared prefixes are not worth a cache copy.
+/// Shorter shared prefixes are not worth a cache copy, nor evicting another slot's cache for.
 const MIN_SHARED_PREFIX: usize = 16;
+
+/// What a free slot's KV cache holds (the prompt cache).
+#[derive(Debug, Clone, Default)]
+struct SlotCache {
+    /// The tokens whose keys and values the slot holds, from position 0.
+    tokens: Vec<LlamaToken>,
+    /// The adapter they were computed with: another adapter gives other keys and values.
+    lora: Option<(usize, f32)>,
+    /// When the slot was last used (the worker's request counter), for LRU eviction.
+    last_used: u64,
+}
+
+/// Runs `f`, turning a panic into [`LlamaCppError::WorkerPanicked`].
+pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, LlamaCppError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let message = crate::template::panic_message(&*payload);
+        tracing::error!(%message, "a panic while answering a request; that request fails alone");
+        LlamaCppError::WorkerPanicked { message }
+    })
+}
+
+/// A fault a test provokes (feature `fault-injection`; see [`crate::testing::faults`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    PanicAtStart,
+    PanicWhileSampling,
+    PanicAtFinish,
+    KvClearFails,
+    KvCopyFails,
+}
+
+/// The fault a prompt asks for: never one without the `fault-injection` feature.
+fn fault_of(prompt: &str) -> Fault {
+    #[cfg(feature = "fault-injection")]
+    {
+        use crate::testing::faults;
+        for (marker, fault) in [
+            (faults::PANIC_AT_START, Fault::PanicAtStart),
+            (faults::PANIC_WHILE_SAMPLING, Fault::PanicWhileSampling),
+            (faults::PANIC_AT_FINISH, Fault::PanicAtFinish),
+            (faults::KV_CLEAR_FAILS, Fault::KvClearFails),
+            (faults::KV_COPY_FAILS, Fault::KvCopyFails),
+        ] {
+            if prompt.contains(marker) {
+                return fault;
+            }
+        }
+    }
+    let _ = prompt;
+    Fault::None
+}
 
 /// Why a sequence ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,6 +362,11 @@ struct Sequence {
     n_prompt_sent: usize,
     /// Prompt tokens whose decode finished (their keys and values are in the cache).
     n_prompt_decoded: usize,
+    /// Prompt tokens served from a cache (a slot's earlier request, or another sequence's
+    /// shared prefix) instead of being decoded.
+    n_prompt_cached: usize,
+    /// Generated tokens sent to `llama_decode` (their keys and values are in the cache).
+    decoded_output: Vec<LlamaToken>,
     /// Waiting for another sequence to decode a shared prefix: (its id, prefix length).
     prefix_from: Option<(i32, usize)>,
     /// Position of the next token in this sequence.
@@ -299,15 +390,24 @@ struct Sequence {
     constraint: Option<Constraint>,
     /// Holds back tool calls from the text stream.
     calls: Option<CallWatcher>,
+    /// The fault a test asked this request to provoke.
+    fault: Fault,
 }
 
 struct Worker<'m> {
+    model_path: PathBuf,
+    /// The model file's sha256, computed on first use (sessions name their model by it).
+    model_sha256: Option<String>,
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
     batch: LlamaBatch<'static>,
     batch_size: usize,
     model_id: String,
     context_length: u32,
+    /// Sequence slots (ids `0..n_seq`).
+    n_seq: i32,
+    /// Slots ready for a new sequence (their KV cache is empty). A slot neither free nor
+    /// active is dirty: [`Worker::reclaim_slots`] clears it before reuse.
     free_seq_ids: Vec<i32>,
     active: Vec<Sequence>,
     compiler: Compiler,
@@ -319,14 +419,25 @@ struct Worker<'m> {
     current_lora: Option<(usize, f32)>,
     /// Jobs waiting for the running ones to finish because they want another adapter.
     deferred: VecDeque<Job>,
+    /// Whether finished sequences leave their cache in their slot for later requests.
+    prompt_cache: bool,
+    /// What each free slot's cache holds, by sequence id.
+    slots: Vec<SlotCache>,
+    /// Counts requests started: the prompt cache's LRU clock.
+    clock: u64,
 }
 
 impl Worker<'_> {
     fn serve(&mut self, commands: &Receiver<Command>) {
         loop {
+            if self.free_seq_ids.len() + self.active.len() < self.n_seq as usize {
+                self.reclaim_slots();
+            }
             self.admit_deferred();
             // Admit new work: block when idle, otherwise only take what is already waiting.
-            while !self.free_seq_ids.is_empty() {
+            // With no usable slot at all (caches that cannot be cleared), jobs are still
+            // received, and answered with an error rather than left waiting.
+            while !self.free_seq_ids.is_empty() || self.active.is_empty() {
                 let command = if self.active.is_empty() && self.deferred.is_empty() {
                     match commands.recv() {
                         Ok(c) => c,
@@ -342,9 +453,65 @@ impl Worker<'_> {
                 self.handle(command);
             }
             self.drop_abandoned();
-            if !self.active.is_empty() {
-                self.step();
+            if !self.active.is_empty()
+                && let Err(e) = guard(|| self.step())
+            {
+                // A panic outside any one sequence's handling: the batch cannot be trusted.
+                for seq in std::mem::take(&mut self.active) {
+                    let _ = seq.job.events.send(Err(e.clone().into()));
+                    self.release(seq.seq_id);
+                }
+                self.reclaim_slots();
             }
+        }
+    }
+
+    /// Clears every slot that is neither free nor held by an active sequence (a panic or a
+    /// failed KV operation left it dirty) and frees it when its cache is empty again.
+    fn reclaim_slots(&mut self) {
+        for seq_id in 0..self.n_seq {
+            let held = self.free_seq_ids.contains(&seq_id)
+                || self.active.iter().any(|s| s.seq_id == seq_id);
+            if !held {
+                self.release(seq_id);
+            }
+        }
+    }
+
+    /// Empties a sequence's KV cache. llama.cpp removes whole sequences unconditionally, so this
+    /// fails only on an id out of range, or when a test injects the failure.
+    fn clear_sequence(&mut self, seq_id: i32, inject_failure: bool) -> Result<(), LlamaCppError> {
+        let cleared = u32::try_from(seq_id)
+            .map_err(|e| e.to_string())
+            .and_then(|id| {
+                self.ctx
+                    .clear_kv_cache_seq(Some(id), None, None)
+                    .map_err(|e| e.to_string())
+            });
+        match cleared {
+            Ok(true) if !inject_failure => Ok(()),
+            Ok(_) => Err(LlamaCppError::KvCache(format!(
+                "llama.cpp could not clear sequence {seq_id}"
+            ))),
+            Err(e) => Err(LlamaCppError::KvCache(format!(
+                "clearing sequence {seq_id}: {e}"
+            ))),
+        }
+    }
+
+    /// Gives a slot back once its cache is empty; a slot that cannot be cleared stays dirty
+    /// (out of use until [`Worker::reclaim_slots`] manages to clear it).
+    fn release(&mut self, seq_id: i32) {
+        if let Some(slot) = self.slots.get_mut(seq_id as usize) {
+            slot.tokens.clear();
+        }
+        match self.clear_sequence(seq_id, false) {
+            Ok(()) => {
+                if !self.free_seq_ids.contains(&seq_id) {
+                    self.free_seq_ids.push(seq_id);
+                }
+            }
+            Err(e) => tracing::error!(seq_id, error = %e, "a KV cache slot stays out of use"),
         }
     }
 
@@ -360,7 +527,7 @@ impl Worker<'_> {
                 let _ = reply.send(self.stats);
             }
             Command::CountTokens { text, reply } => {
-                let _ = reply.send(self.tokenize(&text).len());
+                let _ = reply.send(guard(|| self.tokenize(&text).len()));
             }
             Command::Tokenize {
                 text,
@@ -368,21 +535,36 @@ impl Worker<'_> {
                 parse_special,
                 reply,
             } => {
-                let tokens =
-                    self.model
-                        .vocab()
-                        .tokenize(text.as_bytes(), add_special, parse_special);
-                let _ = reply.send(tokens.into_iter().map(|t| t.0 as u32).collect());
+                let tokens = guard(|| {
+                    let tokens =
+                        self.model
+                            .vocab()
+                            .tokenize(text.as_bytes(), add_special, parse_special);
+                    tokens.into_iter().map(|t| t.0 as u32).collect()
+                });
+                let _ = reply.send(tokens);
             }
             Command::Detokenize {
                 tokens,
                 special,
                 reply,
             } => {
-                let _ = reply.send(self.detokenize(&tokens, special));
+                let _ = reply.send(guard(|| self.detokenize(&tokens, special)).and_then(|r| r));
+            }
+            Command::SaveSession {
+                prompt,
+                lora,
+                path,
+                reply,
+            } => {
+                let _ =
+                    reply.send(guard(|| self.save_session(&prompt, lora, &path)).and_then(|r| r));
+            }
+            Command::LoadSession { path, reply } => {
+                let _ = reply.send(guard(|| self.load_session(&path)).and_then(|r| r));
             }
             Command::CheckConstraint { spec, text, reply } => {
-                let _ = reply.send(self.check_constraint(&spec, &text));
+                let _ = reply.send(guard(|| self.check_constraint(&spec, &text)).and_then(|r| r));
             }
         }
     }
@@ -452,6 +634,11 @@ impl Worker<'_> {
 
     /// Deferred jobs start, in order, once they can share the context's adapter.
     fn admit_deferred(&mut self) {
+        if !self.deferred.is_empty() && !self.has_usable_slot() {
+            for job in std::mem::take(&mut self.deferred) {
+                let _ = job.events.send(Err(no_usable_slot().into()));
+            }
+        }
         while !self.free_seq_ids.is_empty()
             && let Some(front) = self.deferred.front()
             && (self.active.is_empty() || front.lora == self.current_lora)
@@ -461,8 +648,21 @@ impl Worker<'_> {
         }
     }
 
+    /// Whether a job can start now or later: a slot is free or will be when a sequence ends
+    /// (dirty slots are cleared first if that is all there is).
+    fn has_usable_slot(&mut self) -> bool {
+        if self.free_seq_ids.is_empty() && self.active.is_empty() {
+            self.reclaim_slots();
+        }
+        !self.free_seq_ids.is_empty() || !self.active.is_empty()
+    }
+
     /// Starts a job, or defers it while sequences with another adapter run.
     fn admit(&mut self, job: Job) {
+        if !self.has_usable_slot() {
+            let _ = job.events.send(Err(no_usable_slot().into()));
+            return;
+        }
         let other_adapter = job.lora != self.current_lora && !self.active.is_empty();
         if !self.deferred.is_empty() || self.free_seq_ids.is_empty() || other_adapter {
             self.deferred.push_back(job);
@@ -497,9 +697,18 @@ impl Worker<'_> {
         Ok(())
     }
 
-    /// Starts answering a job, or answers it with an error.
+    /// Starts answering a job, or answers it with an error (also when starting it panics).
     fn start(&mut self, job: Job) {
+        let events = job.events.clone();
+        if let Err(e) = guard(|| self.start_job(job)) {
+            let _ = events.send(Err(e.into()));
+            self.reclaim_slots();
+        }
+    }
+
+    fn start_job(&mut self, job: Job) {
         self.stats.requests += 1;
+        let fault = fault_of(&job.prompt);
         if let Err(e) = self.use_lora(job.lora) {
             let _ = job.events.send(Err(e.into()));
             return;
@@ -522,24 +731,52 @@ impl Worker<'_> {
                 }
             },
         };
-        let Some(seq_id) = self.free_seq_ids.pop() else {
+        let Some((seq_id, cached)) = self.take_slot(&prompt, job.lora) else {
             let _ = job.events.send(Err(
                 LlamaCppError::Decode("no free sequence slot".into()).into()
             ));
             return;
         };
-        let _ = self.ctx.clear_kv_cache_seq(Some(seq_id as u32), None, None);
+        if fault == Fault::PanicAtStart {
+            panic!("injected fault: panic at start");
+        }
+        // A concurrent request sharing a longer prefix beats the slot's own cache.
+        let inject = fault == Fault::KvClearFails;
+        let prefix_from = self
+            .shared_prefix_source(&prompt)
+            .filter(|&(_, n)| n > cached);
+        let kept = if cached > 0 && prefix_from.is_none() {
+            match self.cut_to_prefix(seq_id, cached, inject) {
+                Ok(()) => cached,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the prompt cache could not be reused; evaluating the whole prompt");
+                    0
+                }
+            }
+        } else {
+            0
+        };
+        if kept == 0
+            && let Err(e) = self.clear_sequence(seq_id, inject)
+        {
+            // The slot stays dirty: it is reclaimed once its cache can be cleared.
+            let _ = job.events.send(Err(e.into()));
+            return;
+        }
+        self.stats.prompt_tokens_cached += kept as u64;
         let sampler = sampling::sampler_chain(&job.options, self.model, self.context_length);
         let stop = StopMatcher::new(&job.options.stop);
         let max_tokens = job.options.max_tokens.unwrap_or(u32::MAX);
         let prep = job.prep + admitted.elapsed();
         self.active.push(Sequence {
             seq_id,
-            n_prompt_sent: 0,
-            n_prompt_decoded: 0,
-            prefix_from: self.shared_prefix_source(&prompt),
+            n_prompt_sent: kept,
+            n_prompt_decoded: kept,
+            n_prompt_cached: kept,
+            decoded_output: Vec::new(),
+            prefix_from,
             prompt,
-            pos: 0,
+            pos: kept as i32,
             next_token: None,
             sampler,
             utf8: Utf8Decoder::default(),
@@ -555,6 +792,7 @@ impl Worker<'_> {
             logits_index: None,
             constraint,
             calls: job.tool_calls.map(CallWatcher::new),
+            fault,
             job,
         });
     }
@@ -575,6 +813,7 @@ impl Worker<'_> {
                     continue;
                 }
                 seq.logits_index = Some(index);
+                seq.decoded_output.push(token);
                 seq.pos += 1;
                 budget -= 1;
             }
@@ -621,12 +860,9 @@ impl Worker<'_> {
         let elapsed = t0.elapsed();
         if let Err(e) = decoded {
             let error = LlamaCppError::Decode(e.to_string());
-            for seq in self.active.drain(..) {
+            for seq in std::mem::take(&mut self.active) {
                 let _ = seq.job.events.send(Err(error.clone().into()));
-                let _ = self
-                    .ctx
-                    .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
-                self.free_seq_ids.push(seq.seq_id);
+                self.release(seq.seq_id);
             }
             return;
         }
@@ -646,19 +882,11 @@ impl Worker<'_> {
             let Some(index) = self.active[i].logits_index else {
                 continue;
             };
-            let token = if self.active[i].constraint.is_some() {
-                match self.sample_constrained(i, index) {
-                    Ok(token) => token,
-                    Err(e) => {
-                        finished.push((i, Err(e)));
-                        continue;
-                    }
-                }
-            } else {
-                self.active[i].sampler.sample(&self.ctx, index)
-            };
-            if let Some(end) = self.accept(i, token) {
-                finished.push((i, Ok(end)));
+            // A panic while sampling one sequence fails that sequence only.
+            match guard(|| self.sample_and_accept(i, index)) {
+                Ok(Ok(Some(end))) => finished.push((i, Ok(end))),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) | Err(e) => finished.push((i, Err(e))),
             }
         }
         for (i, end) in finished.into_iter().rev() {
@@ -668,6 +896,20 @@ impl Worker<'_> {
                 Err(e) => self.fail(seq, e),
             }
         }
+    }
+
+    /// Samples sequence `i`'s next token and handles it; returns why the sequence ends, if it
+    /// does.
+    fn sample_and_accept(&mut self, i: usize, index: i32) -> Result<Option<End>, LlamaCppError> {
+        let token = if self.active[i].constraint.is_some() {
+            self.sample_constrained(i, index)?
+        } else {
+            self.active[i].sampler.sample(&self.ctx, index)
+        };
+        if self.active[i].fault == Fault::PanicWhileSampling && self.active[i].n_sampled >= 1 {
+            panic!("injected fault: panic while sampling");
+        }
+        Ok(self.accept(i, token))
     }
 
     /// Samples under a constraint the way llama.cpp's common sampler does: the free choice
@@ -731,35 +973,254 @@ impl Worker<'_> {
         None
     }
 
+    /// Answers a finished sequence (or, if assembling the answer panics, fails it) and frees
+    /// its slot.
     fn finish(&mut self, mut seq: Sequence, end: End) {
-        if end != End::StopString {
-            // Flush a trailing partial character, then anything held back for stop strings.
-            let tail = seq.utf8.finish();
-            let outcome = seq.stop.push(&tail);
-            emit(&mut seq, outcome.emit);
-            if !outcome.stopped {
-                let held = seq.stop.finish();
-                emit(&mut seq, held);
+        let seq_id = seq.seq_id;
+        let events = seq.job.events.clone();
+        let cached = self.prompt_cache.then(|| SlotCache {
+            tokens: [
+                &seq.prompt[..seq.n_prompt_decoded],
+                &std::mem::take(&mut seq.decoded_output),
+            ]
+            .concat(),
+            lora: seq.job.lora,
+            last_used: self.clock,
+        });
+        let model_id = &self.model_id;
+        match guard(|| respond(seq, end, model_id)) {
+            Ok(()) => match cached {
+                Some(cache) => self.park(seq_id, cache),
+                None => self.release(seq_id),
+            },
+            Err(e) => {
+                let _ = events.send(Err(e.into()));
+                self.release(seq_id);
             }
         }
-        let mut reason = match end {
-            End::Length => FinishReason::Length,
-            End::StopString | End::Eog => FinishReason::Stop,
-        };
-        let calls = finish_calls(&mut seq);
-        if !calls.is_empty() {
-            reason = FinishReason::ToolCalls;
-        }
-        let mut response = response_of(&seq, reason, &self.model_id);
-        response.message.tool_calls = calls;
-        response.tool_call_issues = seq.job.call_rules.check(&response.message.tool_calls);
-        let _ = seq.job.events.send(Ok(ChatEvent::Done(Box::new(response))));
-        let _ = self
-            .ctx
-            .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
-        self.free_seq_ids.push(seq.seq_id);
     }
 
+    fn require_prompt_cache(&self) -> Result<(), LlamaCppError> {
+        if self.prompt_cache {
+            Ok(())
+        } else {
+            Err(LlamaCppError::InvalidRequest(
+                "sessions need the prompt cache, which this model has off".into(),
+            ))
+        }
+    }
+
+    fn model_sha256(&mut self) -> Result<String, LlamaCppError> {
+        if let Some(sha) = &self.model_sha256 {
+            return Ok(sha.clone());
+        }
+        let sha = crate::models::sha256_file(&self.model_path)?;
+        self.model_sha256 = Some(sha.clone());
+        Ok(sha)
+    }
+
+    /// Writes the free slot whose cache starts with all of `prompt` (under `lora`), cut back to
+    /// it, to a session file.
+    fn save_session(
+        &mut self,
+        prompt: &str,
+        lora: Option<(usize, f32)>,
+        path: &std::path::Path,
+    ) -> Result<crate::SessionInfo, LlamaCppError> {
+        self.require_prompt_cache()?;
+        let tokens = self.prompt_tokens(prompt)?;
+        let holder = self.free_seq_ids.iter().copied().find(|&id| {
+            let slot = &self.slots[id as usize];
+            slot.lora == lora && common_prefix(&slot.tokens, &tokens) == tokens.len()
+        });
+        let Some(seq_id) = holder else {
+            return Err(LlamaCppError::InvalidRequest(
+                "the conversation is not in the prompt cache (another request took its slot): save again".into(),
+            ));
+        };
+        // Keep the conversation only: the slot may also hold an opened assistant turn.
+        if self.slots[seq_id as usize].tokens.len() > tokens.len() {
+            if let Err(e) = self.cut_to_prefix(seq_id, tokens.len(), false) {
+                // Its cache is in an unknown state: emptied before anyone reuses it.
+                self.release(seq_id);
+                return Err(e);
+            }
+            self.slots[seq_id as usize].tokens.truncate(tokens.len());
+        }
+        let cached = self.slots[seq_id as usize].tokens.clone();
+        let state = scratch_path(path, true);
+        let saved = self
+            .ctx
+            .state_seq_save_file(&state, seq_id, &cached)
+            .map_err(|e| LlamaCppError::Session {
+                path: path.to_path_buf(),
+                reason: format!("llama.cpp could not save the state: {e}"),
+            });
+        let written = saved.and_then(|_| {
+            let sha = self.model_sha256()?;
+            let meta =
+                crate::session::meta_for(&self.model_path, &sha, lora, cached.len(), &state)?;
+            crate::session::write(path, &meta, &state)
+        });
+        let _ = std::fs::remove_file(&state);
+        Ok(crate::SessionInfo {
+            tokens: cached.len(),
+            bytes: written?,
+        })
+    }
+
+    /// Restores a session file into a free slot (an empty one, else the least recently used),
+    /// where the next request starting with its tokens finds them.
+    fn load_session(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<crate::SessionInfo, LlamaCppError> {
+        self.require_prompt_cache()?;
+        let sha = self.model_sha256()?;
+        let state = scratch_path(path, false);
+        let checked = crate::session::read(path, &sha, &state);
+        let restored = checked.and_then(|(meta, bytes)| {
+            self.restore(path, &state, &meta)?;
+            Ok(crate::SessionInfo {
+                tokens: meta.tokens,
+                bytes,
+            })
+        });
+        let _ = std::fs::remove_file(&state);
+        restored
+    }
+
+    fn restore(
+        &mut self,
+        path: &std::path::Path,
+        state: &std::path::Path,
+        meta: &crate::session::SessionMeta,
+    ) -> Result<(), LlamaCppError> {
+        let refuse = |reason: String| LlamaCppError::Session {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if meta.tokens == 0 || meta.tokens >= self.context_length as usize {
+            return Err(refuse(format!(
+                "{} tokens do not fit a context of {}",
+                meta.tokens, self.context_length
+            )));
+        }
+        if meta
+            .lora
+            .is_some_and(|(index, _)| index >= self.adapters.len())
+        {
+            return Err(refuse(
+                "saved with a LoRA adapter this model does not have".into(),
+            ));
+        }
+        let Some((seq_id, _)) = self.take_slot(&[], meta.lora) else {
+            return Err(LlamaCppError::KvCache("no free sequence slot".into()));
+        };
+        self.clear_sequence(seq_id, false)?;
+        let loaded = self.ctx.state_seq_load_file(state, seq_id, meta.tokens);
+        let tokens = match loaded {
+            Ok((tokens, _)) if tokens.len() == meta.tokens => tokens,
+            Ok((tokens, _)) => {
+                self.release(seq_id);
+                return Err(refuse(format!(
+                    "llama.cpp read {} tokens, the metadata says {}",
+                    tokens.len(),
+                    meta.tokens
+                )));
+            }
+            Err(e) => {
+                self.release(seq_id);
+                return Err(refuse(format!("llama.cpp refused the state: {e}")));
+            }
+        };
+        if let Err(e) = self.check_holds(seq_id, tokens.len()) {
+            self.release(seq_id);
+            return Err(refuse(format!("after restoring, {e}")));
+        }
+        self.park(
+            seq_id,
+            SlotCache {
+                tokens,
+                lora: meta.lora,
+                last_used: self.clock,
+            },
+        );
+        Ok(())
+    }
+
+    /// Frees a finished sequence's slot with its cache kept for later requests.
+    fn park(&mut self, seq_id: i32, cache: SlotCache) {
+        if let Some(slot) = self.slots.get_mut(seq_id as usize) {
+            *slot = cache;
+            if !self.free_seq_ids.contains(&seq_id) {
+                self.free_seq_ids.push(seq_id);
+            }
+        }
+    }
+
+    /// Takes the free slot for a new prompt: the one whose cache shares the longest prefix with
+    /// it (same adapter, at least [`MIN_SHARED_PREFIX`] tokens), else an empty one, else the
+    /// least recently used. Returns the slot and how many of its cached tokens the prompt can
+    /// keep (always leaving the prompt's last token to evaluate, for its logits).
+    fn take_slot(
+        &mut self,
+        prompt: &[LlamaToken],
+        lora: Option<(usize, f32)>,
+    ) -> Option<(i32, usize)> {
+        self.clock += 1;
+        let usable = |slot: &SlotCache| {
+            if !self.prompt_cache || slot.lora != lora {
+                return 0;
+            }
+            common_prefix(&slot.tokens, prompt).min(prompt.len().saturating_sub(1))
+        };
+        let at = (0..self.free_seq_ids.len()).max_by_key(|&i| {
+            let slot = &self.slots[self.free_seq_ids[i] as usize];
+            let shared = usable(slot);
+            let worth_it = shared >= MIN_SHARED_PREFIX;
+            (
+                if worth_it { shared } else { 0 },
+                slot.tokens.is_empty(),
+                std::cmp::Reverse(slot.last_used),
+            )
+        })?;
+        let seq_id = self.free_seq_ids.swap_remove(at);
+        let slot = std::mem::take(&mut self.slots[seq_id as usize]);
+        Some((seq_id, usable(&slot)))
+    }
+}
+
+/// Sends a finished sequence's answer: the text held back, its tool calls, the response.
+fn respond(mut seq: Sequence, end: End, model_id: &str) {
+    if seq.fault == Fault::PanicAtFinish {
+        panic!("injected fault: panic at finish");
+    }
+    if end != End::StopString {
+        // Flush a trailing partial character, then anything held back for stop strings.
+        let tail = seq.utf8.finish();
+        let outcome = seq.stop.push(&tail);
+        emit(&mut seq, outcome.emit);
+        if !outcome.stopped {
+            let held = seq.stop.finish();
+            emit(&mut seq, held);
+        }
+    }
+    let mut reason = match end {
+        End::Length => FinishReason::Length,
+        End::StopString | End::Eog => FinishReason::Stop,
+    };
+    let calls = finish_calls(&mut seq);
+    if !calls.is_empty() {
+        reason = FinishReason::ToolCalls;
+    }
+    let mut response = response_of(&seq, reason, model_id);
+    response.message.tool_calls = calls;
+    response.tool_call_issues = seq.job.call_rules.check(&response.message.tool_calls);
+    let _ = seq.job.events.send(Ok(ChatEvent::Done(Box::new(response))));
+}
+
+impl Worker<'_> {
     /// An active sequence whose prompt starts like `prompt` (at least [`MIN_SHARED_PREFIX`]
     /// tokens, leaving the last token to decode): its cached keys and values are copied instead
     /// of decoding the prefix again. Returns its id and the shared length.
@@ -768,12 +1229,7 @@ impl Worker<'_> {
             .iter()
             .filter(|s| s.prefix_from.is_none())
             .map(|s| {
-                let common = s
-                    .prompt
-                    .iter()
-                    .zip(prompt)
-                    .take_while(|(a, b)| a == b)
-                    .count();
+                let common = common_prefix(&s.prompt, prompt);
                 (s.seq_id, common.min(prompt.len() - 1))
             })
             .filter(|&(_, n)| n >= MIN_SHARED_PREFIX)
@@ -783,6 +1239,7 @@ impl Worker<'_> {
     /// Copies shared prefixes whose source has decoded them (the source may finish right after,
     /// so this runs straight after each decode).
     fn copy_shared_prefixes(&mut self) {
+        let mut failed = Vec::new();
         for i in 0..self.active.len() {
             let Some((source, n)) = self.active[i].prefix_from else {
                 continue;
@@ -795,23 +1252,26 @@ impl Worker<'_> {
             match ready {
                 Some(true) => {
                     let target = self.active[i].seq_id;
-                    // Each sequence has its own KV stream (kv_unified = false), and llama.cpp
-                    // copies streams only whole: copy it, then cut it back to the prefix.
-                    let copied = self
-                        .ctx
-                        .copy_kv_cache_seq(source, target, None, None)
-                        .and_then(|()| {
-                            self.ctx
-                                .clear_kv_cache_seq(Some(target as u32), Some(n as u32), None)
-                                .map(|_| ())
-                        });
-                    let seq = &mut self.active[i];
-                    seq.prefix_from = None;
-                    if copied.is_ok() {
-                        self.stats.prompt_tokens_copied += n as u64;
-                        seq.n_prompt_sent = n;
-                        seq.n_prompt_decoded = n;
-                        seq.pos = n as i32;
+                    let inject = self.active[i].fault == Fault::KvCopyFails;
+                    let copied = self.copy_prefix(source, target, n, inject);
+                    self.active[i].prefix_from = None;
+                    match copied {
+                        Ok(()) => {
+                            self.stats.prompt_tokens_copied += n as u64;
+                            let seq = &mut self.active[i];
+                            seq.n_prompt_sent = n;
+                            seq.n_prompt_decoded = n;
+                            seq.n_prompt_cached = n;
+                            seq.pos = n as i32;
+                        }
+                        // The copy may have left part of the source's cache behind: empty the
+                        // sequence and decode its whole prompt; if it cannot be emptied, fail it.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "shared-prefix copy failed; decoding the whole prompt");
+                            if let Err(e) = self.clear_sequence(target, false) {
+                                failed.push((i, e));
+                            }
+                        }
                     }
                 }
                 Some(false) => {}
@@ -819,15 +1279,73 @@ impl Worker<'_> {
                 None => self.active[i].prefix_from = None,
             }
         }
+        for (i, error) in failed.into_iter().rev() {
+            let seq = self.active.remove(i);
+            let _ = seq.job.events.send(Err(error.into()));
+            // Its slot stays dirty until it can be cleared.
+        }
+    }
+
+    /// Copies `source`'s first `n` cached tokens to `target` (whose cache is empty), checking
+    /// each KV operation: a copy, a cut back to the prefix, and that `target` then ends at
+    /// position `n - 1`.
+    fn copy_prefix(
+        &mut self,
+        source: i32,
+        target: i32,
+        n: usize,
+        inject_failure: bool,
+    ) -> Result<(), LlamaCppError> {
+        let kv = |what: String| LlamaCppError::KvCache(what);
+        // Each sequence has its own KV stream (kv_unified = false), and llama.cpp copies
+        // streams only whole: copy it, then cut it back to the prefix.
+        self.ctx
+            .copy_kv_cache_seq(source, target, None, None)
+            .map_err(|e| kv(format!("copying sequence {source} to {target}: {e}")))?;
+        self.cut_to_prefix(target, n, inject_failure)
+    }
+
+    /// Cuts a sequence's cache back to its first `n` tokens, checking that it then holds
+    /// exactly positions `0..n` (a sliding-window cache may have dropped the start already:
+    /// then the prefix cannot be reused).
+    fn cut_to_prefix(
+        &mut self,
+        seq_id: i32,
+        n: usize,
+        inject_failure: bool,
+    ) -> Result<(), LlamaCppError> {
+        let kv = |what: String| LlamaCppError::KvCache(what);
+        let prefix = u32::try_from(n).map_err(|e| kv(format!("prefix length {n}: {e}")))?;
+        let id = u32::try_from(seq_id).map_err(|e| kv(format!("sequence id {seq_id}: {e}")))?;
+        let cut = self
+            .ctx
+            .clear_kv_cache_seq(Some(id), Some(prefix), None)
+            .map_err(|e| kv(format!("cutting sequence {seq_id} at {n}: {e}")))?;
+        if !cut || inject_failure {
+            return Err(kv(format!(
+                "llama.cpp could not cut sequence {seq_id} back to its first {n} tokens"
+            )));
+        }
+        self.check_holds(seq_id, n)
+    }
+
+    /// Checks that a sequence's cache holds exactly positions `0..n`.
+    fn check_holds(&self, seq_id: i32, n: usize) -> Result<(), LlamaCppError> {
+        let first = self.ctx.kv_cache_seq_pos_min(seq_id);
+        let last = self.ctx.kv_cache_seq_pos_max(seq_id);
+        if first != 0 || i64::from(last) != n as i64 - 1 {
+            return Err(LlamaCppError::KvCache(format!(
+                "sequence {seq_id} holds positions {first}..={last}, not 0..={}",
+                n - 1
+            )));
+        }
+        Ok(())
     }
 
     /// Ends a sequence with an error.
     fn fail(&mut self, seq: Sequence, error: LlamaCppError) {
         let _ = seq.job.events.send(Err(error.into()));
-        let _ = self
-            .ctx
-            .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
-        self.free_seq_ids.push(seq.seq_id);
+        self.release(seq.seq_id);
     }
 
     /// Sequences whose caller went away (dropped the stream) stop and free their slot.
@@ -836,15 +1354,35 @@ impl Worker<'_> {
         while i < self.active.len() {
             if self.active[i].job.events.is_closed() {
                 let seq = self.active.swap_remove(i);
-                let _ = self
-                    .ctx
-                    .clear_kv_cache_seq(Some(seq.seq_id as u32), None, None);
-                self.free_seq_ids.push(seq.seq_id);
+                self.release(seq.seq_id);
             } else {
                 i += 1;
             }
         }
     }
+}
+
+/// Where llama.cpp's own state file goes while a session is written (next to the session
+/// file) or read (in the temporary directory: the session's may be read-only).
+fn scratch_path(session: &std::path::Path, beside: bool) -> PathBuf {
+    let mut name = session.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.state", std::process::id()));
+    if beside {
+        session.with_file_name(name)
+    } else {
+        std::env::temp_dir().join(name)
+    }
+}
+
+/// How many tokens two sequences share from the start.
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+fn no_usable_slot() -> LlamaCppError {
+    LlamaCppError::KvCache(
+        "no sequence slot is usable: their KV caches could not be cleared".into(),
+    )
 }
 
 /// Streams text, unless it may be a tool call (then the call watcher keeps it).
@@ -904,6 +1442,7 @@ fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResp
     let first = seq.first_token_at.unwrap_or(end);
     let last = seq.last_token_at.unwrap_or(end);
     let prompt_tokens = seq.prompt.len() as u32;
+    let cached = seq.n_prompt_cached as u32;
     let timings = Timings {
         prep: seq.prep,
         queue: seq.admitted.saturating_duration_since(seq.job.queued),
@@ -911,7 +1450,7 @@ fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResp
         prompt_eval: seq.prompt_eval,
         time_to_first_token: first.saturating_duration_since(seq.job.started),
         total: end.saturating_duration_since(seq.job.started),
-        prompt_tokens_per_second: Timings::rate(prompt_tokens, seq.prompt_eval),
+        prompt_tokens_per_second: Timings::rate(prompt_tokens - cached, seq.prompt_eval),
         decode_tokens_per_second: Timings::rate(
             seq.n_sampled.saturating_sub(1),
             last.saturating_duration_since(first),
@@ -920,7 +1459,7 @@ fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResp
     ChatResponse {
         message: Message::assistant(seq.text.clone()),
         finish_reason: reason,
-        usage: Usage::new(prompt_tokens, seq.n_sampled),
+        usage: Usage::new(prompt_tokens, seq.n_sampled).with_cached_prompt_tokens(cached),
         timings,
         model: model_id.to_string(),
         stages: Vec::new(),

@@ -51,6 +51,7 @@ async fn chat_batch_equals_sequential_greedy_answers() {
     let expected = sequential(&reqs).await;
     let batched = load(8);
     let answers = batched.chat_batch(reqs).await;
+    assert_eq!(answers.len(), expected.len());
     for (i, (answer, expected)) in answers.into_iter().zip(&expected).enumerate() {
         assert_eq!(answer.unwrap().text(), expected, "request {i}");
     }
@@ -69,6 +70,7 @@ async fn concurrent_callers_share_batches_and_get_their_own_answers() {
             tokio::spawn(async move { m.chat(r).await })
         })
         .collect();
+    assert_eq!(tasks.len(), expected.len());
     for (i, (task, expected)) in tasks.into_iter().zip(&expected).enumerate() {
         assert_eq!(task.await.unwrap().unwrap().text(), expected, "request {i}");
     }
@@ -81,6 +83,7 @@ async fn a_shared_prefix_is_decoded_once_and_copied() {
     let batched = load(8);
     let before = batched.stats().await.unwrap();
     let answers = batched.chat_batch(reqs.clone()).await;
+    assert_eq!(answers.len(), expected.len());
     for (i, (answer, expected)) in answers.into_iter().zip(&expected).enumerate() {
         assert_eq!(answer.unwrap().text(), expected, "request {i}");
     }
@@ -105,6 +108,7 @@ async fn sixteen_sequences_at_once() {
     let expected = sequential(&reqs).await;
     let batched = load(16);
     let answers = batched.chat_batch(reqs).await;
+    assert_eq!(answers.len(), expected.len());
     for (i, (answer, expected)) in answers.into_iter().zip(&expected).enumerate() {
         assert_eq!(answer.unwrap().text(), expected, "request {i}");
     }
@@ -122,6 +126,7 @@ async fn quantized_batches_match_too_when_prompts_are_not_split() {
     let single = LlamaCppModel::load(&path, options(1)).unwrap();
     let batched = LlamaCppModel::load(&path, options(8)).unwrap();
     let answers = batched.chat_batch(reqs.clone()).await;
+    assert_eq!(answers.len(), reqs.len());
     for (i, (answer, r)) in answers.into_iter().zip(reqs).enumerate() {
         let expected = single.chat(r).await.unwrap();
         assert_eq!(answer.unwrap().text(), expected.text(), "request {i}");

@@ -144,3 +144,39 @@ fn bad_adapters_are_typed_errors() {
         LlamaCppModel::load(common::tiny_f32(), LoadOptions::default().with_lora(0, 1.0));
     assert!(matches!(no_adapter, Err(LlamaCppError::InvalidOption(_))));
 }
+
+#[tokio::test]
+async fn the_identity_names_the_weights_and_the_adapter_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LoadOptions::default()
+        .with_lora_adapter(adapter(dir.path(), 1))
+        .with_lora_adapter(adapter(dir.path(), 2));
+    let base = LlamaCppModel::load(common::tiny_f32(), options).unwrap();
+    let identity = |m: LlamaCppModel| async move { m.identity().await.unwrap().unwrap() };
+    let plain = identity(base.clone()).await;
+    let weights = slm_llamacpp::models::sha256_file(&common::tiny_f32()).unwrap();
+    assert!(
+        plain.starts_with(&format!("llamacpp:sha256={weights};")),
+        "{plain}"
+    );
+    let first = identity(base.with_lora(0, 1.0).unwrap()).await;
+    let second = identity(base.with_lora(1, 1.0).unwrap()).await;
+    let half = identity(base.with_lora(0, 0.5).unwrap()).await;
+    let lora_1 = slm_llamacpp::models::sha256_file(&dir.path().join("lora-1.gguf")).unwrap();
+    assert!(first.contains(&format!("lora={lora_1}*1")), "{first}");
+    let all = [&plain, &first, &second, &half];
+    for (i, a) in all.iter().enumerate() {
+        for b in &all[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+    // Asked again: the same answer (the files are hashed once).
+    assert_eq!(identity(base.with_lora(0, 1.0).unwrap()).await, first);
+    // Another chat template: other answers, another identity.
+    let templated = LlamaCppModel::load(
+        common::tiny_f32(),
+        LoadOptions::default().with_chat_template("{{ messages[0].content }}"),
+    )
+    .unwrap();
+    assert_ne!(identity(templated).await, plain);
+}

@@ -12,8 +12,11 @@ use slm_core::{
 use slm_llamacpp::{LlamaCppModel, LoadOptions, QuantizeType, SchemaBackend};
 
 fn model(backend: SchemaBackend) -> LlamaCppModel {
+    // Answers are compared with their streamed twins: bit-identical logits need the same batch
+    // shapes, so no prompt cache (see `LoadOptions::prompt_cache`).
     let options = LoadOptions::default()
         .with_context_length(4096)
+        .with_prompt_cache(false)
         .with_schema_backend(backend);
     LlamaCppModel::load(common::tiny(QuantizeType::Q8_0), options).unwrap()
 }
@@ -261,9 +264,14 @@ async fn forced_tool_calls_name_a_declared_tool_with_valid_arguments() {
 #[tokio::test]
 async fn forced_tool_calls_work_in_the_wire_format_too() {
     // A template without tool support: calls use slm-core's `<tool_call name="...">` format.
-    let options = LoadOptions::default().with_context_length(4096).with_chat_template(
-        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n",
-    );
+    // The answers are compared with their streamed twins: bit-identical logits need the same
+    // batch shapes, so no prompt cache (see `LoadOptions::prompt_cache`).
+    let options = LoadOptions::default()
+        .with_context_length(4096)
+        .with_prompt_cache(false)
+        .with_chat_template(
+            "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n",
+        );
     let model = LlamaCppModel::load(common::tiny(QuantizeType::Q8_0), options).unwrap();
     let request = ChatRequest::builder()
         .user("hi")

@@ -89,6 +89,7 @@
 //!   [`RagAnswer::citations`] holds only the passages named (markers naming no passage are
 //!   reported), [`RagAnswer::passages`] everything the model was given.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod analyzer;
 mod beir;
@@ -98,6 +99,8 @@ mod context;
 mod document;
 mod error;
 mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod index;
 mod metrics;
 mod rag_model;

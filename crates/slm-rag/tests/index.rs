@@ -218,6 +218,7 @@ fn batch_search_equals_one_by_one() {
         .map(|i| format!("topic{} topic{}", i % 7, i % 5))
         .collect();
     let batch = index.search_batch(&queries, 25);
+    assert_eq!(batch.len(), queries.len());
     for (q, hits) in queries.iter().zip(&batch) {
         assert_eq!(hits, &index.search(q, 25));
     }

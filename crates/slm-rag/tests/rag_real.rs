@@ -30,8 +30,11 @@ fn handbook() -> Index {
     index
 }
 
-/// One loaded SmolLM2 per test binary, one sequence at a time: requests decoded together in
-/// one batch can differ in the last bits, and greedy answers with them.
+/// One loaded SmolLM2 per test binary, one sequence at a time and no prompt cache: requests
+/// decoded together in one batch, or after another request left part of their prompt in the
+/// cache, are evaluated in other batch shapes, which llama.cpp's kernels round differently in
+/// the last bits, and greedy answers can change with them. The tests run concurrently in any
+/// order, so each answer must not depend on which ran before it.
 fn rag(test: &str) -> Option<RagModel<LlamaCppModel>> {
     static MODEL: OnceLock<LlamaCppModel> = OnceLock::new();
     let path = real_model(&SMOLLM2, test)?;
@@ -39,7 +42,8 @@ fn rag(test: &str) -> Option<RagModel<LlamaCppModel>> {
         .get_or_init(|| {
             let options = LoadOptions::default()
                 .with_context_length(2048)
-                .with_max_sequences(1);
+                .with_max_sequences(1)
+                .with_prompt_cache(false);
             LlamaCppModel::load(&path, options).expect("the cached model loads")
         })
         .clone();

@@ -9,6 +9,8 @@ use crate::mapping::{BadArguments, finish_reason, parse_arguments, usage};
 /// A tool call being streamed: pieces with the same index are appended.
 #[derive(Debug, Default, Clone)]
 struct PartialCall {
+    /// The `index` the server gave it.
+    server_index: u32,
     id: Option<String>,
     name: String,
     arguments: String,
@@ -45,10 +47,19 @@ impl Assembler {
             }
         }
         for call in delta.tool_calls.unwrap_or_default() {
-            let index = call.index as usize;
-            if self.calls.len() <= index {
-                self.calls.resize_with(index + 1, PartialCall::default);
-            }
+            // Calls are kept in the order their index first appears and reported by that
+            // position: a slot per possible index would let one chunk with `"index":
+            // 4294967295` allocate 300 GB and abort the process (found by fuzzing).
+            let index = match self.calls.iter().position(|c| c.server_index == call.index) {
+                Some(position) => position,
+                None => {
+                    self.calls.push(PartialCall {
+                        server_index: call.index,
+                        ..PartialCall::default()
+                    });
+                    self.calls.len() - 1
+                }
+            };
             let slot = &mut self.calls[index];
             let function = call.function.unwrap_or_default();
             // OpenAI sends the id and name once; some servers (llama-cpp-python) repeat them
@@ -163,6 +174,22 @@ mod tests {
         assert_eq!(r.message.tool_calls[0].arguments, json!({"city": "Oslo"}));
         assert_eq!(r.message.tool_calls[1].arguments, json!({}));
         assert_eq!(r.usage, Usage::new(5, 9));
+    }
+
+    #[test]
+    fn a_huge_tool_call_index_is_a_call_not_an_allocation() {
+        let mut a = Assembler::default();
+        let e = a.push(chunk(json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": u32::MAX, "id": "call_z", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            "finish_reason": "tool_calls"}]})));
+        assert!(
+            matches!(&e[0], ChatEvent::ToolCallDelta { index: 0, .. }),
+            "{e:?}"
+        );
+        let (r, bad) = a.finish("m").unwrap();
+        assert!(bad.is_empty());
+        assert_eq!(r.message.tool_calls.len(), 1);
+        assert_eq!(r.message.tool_calls[0].id, "call_z");
     }
 
     #[test]

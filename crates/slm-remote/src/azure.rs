@@ -153,6 +153,12 @@ impl ChatModel for AzureOpenAiModel {
     fn chat_stream(&self, request: ChatRequest) -> ChatStream<'_> {
         crate::stream::chat_stream(&self.engine, request)
     }
+
+    /// `azure:<chat URL>#<model>`: the server and model answering (a server's weights may still
+    /// change behind the same name; a response cache keyed on this trusts it not to).
+    async fn identity(&self) -> slm_core::Result<Option<String>> {
+        Ok(Some(format!("azure:{}", self.engine.identity())))
+    }
 }
 
 /// Builds an [`AzureOpenAiModel`].
@@ -299,7 +305,7 @@ impl AzureOpenAiModelBuilder {
             get(name).ok_or_else(|| {
                 RemoteError::Config(format!(
                     "{name} is not set; export AZURE_ENDPOINT, AZURE_DEPLOYMENT, AZURE_API_KEY \
-                     and AZURE_API_VERSION (see seed 002)"
+                     and AZURE_API_VERSION (the Azure portal shows them under Keys and Endpoint)"
                 ))
             })
         };

@@ -40,40 +40,6 @@ impl OpenAiCompatibleModel {
         Self::builder(base_url, model).build()
     }
 
-    /// A model from a spec `http://host:port/v1#model` (an `openai:` prefix is accepted),
-    /// the form the evaluation CLI takes.
-    ///
-    /// ```
-    /// use slm_core::ChatModel;
-    /// let m = slm_remote::OpenAiCompatibleModel::from_spec("openai:http://127.0.0.1:8080/v1#qwen2.5").unwrap();
-    /// assert_eq!(m.id(), "qwen2.5");
-    /// assert!(slm_remote::OpenAiCompatibleModel::from_spec("http://127.0.0.1:8080/v1").is_err());
-    /// ```
-    pub fn from_spec(spec: &str) -> Result<Self, RemoteError> {
-        Self::builder_from_spec(spec)?.build()
-    }
-
-    /// A builder from a spec `http://host:port/v1#model`, to add a key or options.
-    ///
-    /// ```
-    /// let m = slm_remote::OpenAiCompatibleModel::builder_from_spec("http://127.0.0.1:8080/v1#m")
-    ///     .unwrap()
-    ///     .api_key("sk-local")
-    ///     .build()
-    ///     .unwrap();
-    /// # let _ = m;
-    /// ```
-    pub fn builder_from_spec(spec: &str) -> Result<OpenAiCompatibleModelBuilder, RemoteError> {
-        let spec = spec.trim();
-        let spec = spec.strip_prefix("openai:").unwrap_or(spec);
-        let (url, model) = spec.rsplit_once('#').ok_or_else(|| {
-            RemoteError::Config(format!(
-                "model spec `{spec}` needs the form http://host:port/v1#model"
-            ))
-        })?;
-        Ok(Self::builder(url, model))
-    }
-
     /// A builder.
     ///
     /// ```
@@ -135,6 +101,23 @@ impl ChatModel for OpenAiCompatibleModel {
 
     fn chat_stream(&self, request: ChatRequest) -> ChatStream<'_> {
         crate::stream::chat_stream(&self.engine, request)
+    }
+
+    /// `openai:<chat URL>#<model>`: the server and model answering (a server's weights may still
+    /// change behind the same name; a response cache keyed on this trusts it not to).
+    ///
+    /// ```
+    /// use slm_core::ChatModel;
+    /// # futures::executor::block_on(async {
+    /// let m = slm_remote::OpenAiCompatibleModel::new("http://127.0.0.1:8080/v1", "qwen2.5").unwrap();
+    /// assert_eq!(
+    ///     m.identity().await.unwrap().as_deref(),
+    ///     Some("openai:http://127.0.0.1:8080/v1/chat/completions#qwen2.5")
+    /// );
+    /// # });
+    /// ```
+    async fn identity(&self) -> slm_core::Result<Option<String>> {
+        Ok(Some(format!("openai:{}", self.engine.identity())))
     }
 }
 

@@ -132,6 +132,12 @@ impl Engine {
         self.site.endpoint.chat_url()
     }
 
+    /// What decides the answers besides the request: the URL and the model name sent
+    /// ([`slm_core::ChatModel::identity`]; no credentials).
+    pub(crate) fn identity(&self) -> String {
+        format!("{}#{}", self.chat_url(), self.body_model)
+    }
+
     /// The body for `request`: the typed request, plus llama.cpp-style sampling fields
     /// ([`mapping::sampling_extras`]) except for Azure, which refuses unknown fields.
     pub(crate) fn body(&self, request: &ChatRequest) -> Result<Body, RemoteError> {

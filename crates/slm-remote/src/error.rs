@@ -28,11 +28,12 @@ pub enum RemoteError {
     InvalidRequest(String),
     /// Azure answered 404 `DeploymentNotFound`.
     #[error(
-        "Azure answered DeploymentNotFound for deployment `{deployment}` at {url}: {message}. \
+        "Azure answered DeploymentNotFound for deployment `{deployment}` at {url}: {}. \
          Check that AZURE_DEPLOYMENT names a deployment of this resource (Azure portal → \
          Deployments) and that it has finished deploying, and that AZURE_ENDPOINT has the \
          canonical form https://<resource>.openai.azure.com/openai/deployments/<deployment> \
-         (the preview `models/chat/completions` path only works where the resource exposes it)"
+         (the preview `models/chat/completions` path only works where the resource exposes it)",
+        sentence(message)
     )]
     DeploymentNotFound {
         /// The URL that was tried (it never carries the key).
@@ -44,8 +45,9 @@ pub enum RemoteError {
     },
     /// Azure rejected the `api-version` query parameter.
     #[error(
-        "Azure rejected api-version `{api_version}` at {url}: {message}. Set AZURE_API_VERSION to \
-         a version this resource supports, e.g. 2024-10-21 or 2024-05-01-preview"
+        "Azure rejected api-version `{api_version}` at {url}: {}. Set AZURE_API_VERSION to \
+         a version this resource supports, e.g. 2024-10-21 or 2024-05-01-preview",
+        sentence(message)
     )]
     InvalidApiVersion {
         /// The api-version that was sent.
@@ -67,7 +69,10 @@ pub enum RemoteError {
         message: String,
     },
     /// The key or token was refused (401 or 403).
-    #[error("HTTP {status}: access denied: {message}. Check the API key or token")]
+    #[error(
+        "HTTP {status}: access denied: {}. Check the API key or token",
+        sentence(message)
+    )]
     Unauthorized {
         /// 401 or 403.
         status: u16,
@@ -171,6 +176,12 @@ impl RemoteError {
     }
 }
 
+/// A server's message followed by our own sentence: without its final period, so the two do
+/// not meet as "try again.. Check".
+fn sentence(message: &str) -> &str {
+    message.trim_end().trim_end_matches('.')
+}
+
 impl From<RemoteError> for slm_core::Error {
     fn from(error: RemoteError) -> Self {
         use slm_core::Error as E;
@@ -193,10 +204,14 @@ impl From<RemoteError> for slm_core::Error {
                 code: None,
                 body: text,
             },
-            RemoteError::Unauthorized { status, .. } => E::Http {
+            // The core error writes `HTTP {status}: ` itself: the body is the rest.
+            RemoteError::Unauthorized { status, message } => E::Http {
                 status,
                 code: None,
-                body: text,
+                body: format!(
+                    "access denied: {}. Check the API key or token",
+                    sentence(&message)
+                ),
             },
             RemoteError::ContentFiltered { message, .. } => E::ContentFiltered(message),
             RemoteError::RateLimited { retry_after, .. } => E::RateLimited { retry_after },

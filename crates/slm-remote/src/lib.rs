@@ -24,10 +24,6 @@
 //!     .unwrap();
 //! assert_eq!(local.id(), "phi-4-mini");
 //!
-//! // The eval CLI's spec form.
-//! let same = OpenAiCompatibleModel::from_spec("openai:http://localhost:5273/v1#phi-4-mini").unwrap();
-//! assert_eq!(same.chat_url(), local.chat_url());
-//!
 //! // Requests are slm-core's; seed 002 asks for temperature 0 and seed 42.
 //! let request = ChatRequest::builder()
 //!     .user("Capital of France?")
@@ -69,6 +65,7 @@
 //! - **Cancellation is drop.** Dropping a `chat` future or a stream closes the connection and
 //!   frees the concurrency slot.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod assemble;
 mod azure;
@@ -77,6 +74,8 @@ mod compatible;
 mod endpoint;
 mod engine;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod mapping;
 mod retry;
 mod stream;

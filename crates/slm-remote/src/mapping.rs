@@ -388,7 +388,14 @@ pub(crate) fn finish_reason(reason: Option<OaFinish>, has_tool_calls: bool) -> F
 
 pub(crate) fn usage(usage: Option<&CompletionUsage>) -> Usage {
     usage
-        .map(|u| Usage::new(u.prompt_tokens, u.completion_tokens))
+        .map(|u| {
+            let cached = u
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0);
+            Usage::new(u.prompt_tokens, u.completion_tokens).with_cached_prompt_tokens(cached)
+        })
         .unwrap_or_default()
 }
 

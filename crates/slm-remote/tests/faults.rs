@@ -474,6 +474,17 @@ async fn keys_never_appear_in_debug_or_errors() {
     assert!(!format!("{error} {error:?}").contains(KEY));
     let core = slm_core::Error::from(error);
     assert!(!format!("{core} {core:?}").contains(KEY));
+    // Said once: not "HTTP 401: HTTP 401: access denied".
+    let said = core.to_string();
+    assert!(said.starts_with("HTTP 401: access denied"), "{said}");
+    assert_eq!(said.matches("401").count(), 1, "{said}");
+    // A server message ending in a period does not meet ours as "..".
+    let dotted = RemoteError::Unauthorized {
+        status: 403,
+        message: "Key expired, try again.".into(),
+    };
+    assert!(!dotted.to_string().contains(".."), "{dotted}");
+    assert!(!slm_core::Error::from(dotted).to_string().contains(".."));
     assert_eq!(requests(&server).await, 1);
 }
 

@@ -7,6 +7,8 @@
 //! [{"fn_name": {"param": [acceptable values...]}}]}`.
 
 mod checker;
+mod python_calls;
+mod suite;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,6 +21,11 @@ use slm_core::{Message, Role, ToolSpec};
 use crate::{EvalError, Result};
 
 pub use checker::{AstError, check};
+pub use python_calls::parse_python_calls;
+pub use suite::{
+    BFCL_AST, BfclMode, BfclReference, BfclSummary, call_from_answer, category_metric, dataset,
+    materialize, parse_categories, prompting_system_prompt, request, score,
+};
 
 /// The five non-live categories.
 ///

@@ -106,6 +106,8 @@ pub fn track_metrics(track: Track) -> &'static [&'static str] {
             ARGS_RECALL,
             ARGS_F1,
         ],
+        // Per category too: `bfcl_<category>` (see `crate::bfcl`).
+        Track::Bfcl => &[crate::bfcl::BFCL_AST],
     }
 }
 
@@ -263,6 +265,8 @@ pub enum Reference {
     Structured(Value),
     /// The calls of a tool-call reference.
     Toolcall(Vec<ToolCall>),
+    /// A BFCL entry's functions and answer key.
+    Bfcl(Box<crate::bfcl::BfclReference>),
 }
 
 impl Reference {
@@ -281,6 +285,9 @@ impl Reference {
             Track::Toolcall => slm_core::wire::parse_tool_calls(&case.completion)
                 .map(Reference::Toolcall)
                 .map_err(|e| format!("reference completion is not a tool call: {e}")),
+            Track::Bfcl => serde_json::from_str(&case.completion)
+                .map(|r| Reference::Bfcl(Box::new(r)))
+                .map_err(|e| format!("reference completion is not a BFCL reference: {e}")),
         }
     }
 }
@@ -309,6 +316,7 @@ pub fn score_case(track: Track, case: &Case, prediction: &str) -> CaseScore {
             }
         }
         Ok(Reference::Toolcall(calls)) => score_toolcall(prediction, &calls),
+        Ok(Reference::Bfcl(_)) => crate::bfcl::score(case, prediction),
         Err(_) => failed(track),
     }
 }

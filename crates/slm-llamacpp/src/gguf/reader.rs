@@ -130,6 +130,23 @@ impl GgufHeader {
         reader.header()
     }
 
+    /// Reads and validates a header held in memory, as [`GgufHeader::read`] reads a file of
+    /// these bytes (`path` only names it in errors). For the fuzz targets.
+    pub(crate) fn read_bytes(bytes: &[u8], path: &Path) -> Result<Self, LlamaCppError> {
+        if bytes.is_empty() {
+            return Err(LlamaCppError::EmptyFile {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut reader = HeaderReader {
+            inner: bytes,
+            pos: 0,
+            size: bytes.len() as u64,
+            path: path.to_path_buf(),
+        };
+        reader.header()
+    }
+
     /// The value of a metadata key.
     ///
     /// ```

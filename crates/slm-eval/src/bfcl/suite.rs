@@ -1,0 +1,411 @@
+//! BFCL as an evaluation suite: the entries of the chosen categories become [`Case`]s of
+//! [`Track::Bfcl`](crate::Track::Bfcl) that the ordinary runner asks (resumable, deterministic,
+//! cached like the other tracks), and each answer is scored by the AST checker.
+//!
+//! Requests are built as BFCL builds them, in one of its two modes ([`BfclMode`]):
+//! - function calling: the entry's question as is (no system prompt) and its functions as tools
+//!   (`tool_choice` auto, so `irrelevance` can decline), with dots in function names written as
+//!   underscores as BFCL's OpenAI-style handlers do (the calls are mapped back before checking);
+//!   calls are the model's native tool calls, or `<tool_call>` wrappers in its text;
+//! - prompting: BFCL's system prompt listing the functions in JSON and asking for a Python list
+//!   of calls, no tools; the answer is read as BFCL reads it ([`parse_python_calls`]).
+//!
+//! Scores: `bfcl_ast` (pass or fail of every case) and `bfcl_<category>` (the cases of that
+//! category); [`BfclSummary`] gives BFCL's non-live AST summary, the unweighted mean of the
+//! AST categories' accuracies, with irrelevance apart (BFCL's hallucination measure).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use slm_core::{ChatRequest, GenerationOptions, ToolCall, ToolChoice};
+
+use super::{Category, ExpectedCall, Function, Suite, check, parse_python_calls};
+use crate::metrics::CaseScore;
+use crate::{Case, Dataset, EvalError, Result};
+
+/// The metric every BFCL case has: its AST check passed.
+pub const BFCL_AST: &str = "bfcl_ast";
+
+/// What a BFCL case is checked against, kept as the case's `completion` (JSON).
+///
+/// ```
+/// use slm_eval::bfcl::{BfclReference, Category};
+/// let r = BfclReference { id: "irrelevance_0".into(), category: Category::Irrelevance, functions: vec![], ground_truth: vec![], prompted: false };
+/// let text = serde_json::to_string(&r).unwrap();
+/// assert_eq!(serde_json::from_str::<BfclReference>(&text).unwrap(), r);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BfclReference {
+    /// The entry id (`simple_python_0`).
+    pub id: String,
+    /// Its category.
+    pub category: Category,
+    /// The declared functions, in BFCL's format (its type names are needed by the checker).
+    pub functions: Vec<Function>,
+    /// The answer key (empty for irrelevance).
+    pub ground_truth: Vec<ExpectedCall>,
+    /// Asked in BFCL's prompting mode (else with the functions as tools).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prompted: bool,
+}
+
+/// How the functions reach the model, as in BFCL's two kinds of model handlers.
+///
+/// ```
+/// assert_eq!("prompt".parse::<slm_eval::bfcl::BfclMode>().unwrap(), slm_eval::bfcl::BfclMode::Prompting);
+/// assert!("xml".parse::<slm_eval::bfcl::BfclMode>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BfclMode {
+    /// The functions as tools; the model's native tool calls (BFCL's `-FC` models).
+    #[default]
+    FunctionCalling,
+    /// BFCL's system prompt with the functions in JSON; a Python list of calls as the answer.
+    Prompting,
+}
+
+impl std::str::FromStr for BfclMode {
+    type Err = EvalError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fc" | "function_calling" | "function-calling" => Ok(BfclMode::FunctionCalling),
+            "prompt" | "prompting" => Ok(BfclMode::Prompting),
+            other => Err(EvalError::InvalidArgument(format!(
+                "BFCL mode {other:?} (expected fc or prompt)"
+            ))),
+        }
+    }
+}
+
+/// BFCL's system prompt for prompting models (its `DEFAULT_SYSTEM_PROMPT`), with the functions
+/// in BFCL's format as indented JSON.
+///
+/// ```
+/// let p = slm_eval::bfcl::prompting_system_prompt(&[]);
+/// assert!(p.starts_with("You are an expert in composing functions."));
+/// assert!(p.contains("[func_name1(params_name1=params_value1"));
+/// ```
+pub fn prompting_system_prompt(functions: &[Function]) -> String {
+    let functions = serde_json::to_string_pretty(functions).unwrap_or_default();
+    format!(
+        "You are an expert in composing functions. You are given a question and a set of possible \
+         functions. Based on the question, you will need to make one or more function/tool calls \
+         to achieve the purpose.\nIf none of the function can be used, point it out. If the given \
+         question lacks the parameters required by the function, also point it out.\nYou should \
+         only return the function call in tools call sections.\n\nIf you decide to invoke any of \
+         the function(s), you MUST put it in the format of [func_name1(params_name1=params_value1, \
+         params_name2=params_value2...), func_name2(params)]\nYou SHOULD NOT include any other \
+         text in the response.\n\nHere is a list of functions in JSON format that you can \
+         invoke.\n{functions}\n"
+    )
+}
+
+/// The metric of one category's cases: `bfcl_simple_python`, ...
+///
+/// ```
+/// assert_eq!(slm_eval::bfcl::category_metric(slm_eval::bfcl::Category::ParallelMultiple), "bfcl_parallel_multiple");
+/// ```
+pub fn category_metric(category: Category) -> String {
+    format!("bfcl_{}", category.name())
+}
+
+/// Categories from their BFCL names, comma-separated (`simple_python,multiple`; `all` for the
+/// five). Unknown names, and the live, Java and JavaScript categories this checker does not
+/// cover, are errors.
+///
+/// ```
+/// use slm_eval::bfcl::{Category, parse_categories};
+/// assert_eq!(parse_categories("simple_python, irrelevance").unwrap(), vec![Category::Simple, Category::Irrelevance]);
+/// assert_eq!(parse_categories("all").unwrap().len(), 5);
+/// assert!(parse_categories("live_simple").unwrap_err().to_string().contains("live_simple"));
+/// ```
+pub fn parse_categories(text: &str) -> Result<Vec<Category>> {
+    let mut categories = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name == "all" {
+            categories.extend(Category::ALL);
+            continue;
+        }
+        let category = Category::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| {
+                EvalError::InvalidArgument(format!(
+                    "BFCL category {name:?}: this suite runs {} (the AST checker is BFCL's Python path; live, Java and JavaScript categories are not ported)",
+                    Category::ALL.map(Category::name).join(", ")
+                ))
+            })?;
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+    }
+    if categories.is_empty() {
+        return Err(EvalError::InvalidArgument("no BFCL category given".into()));
+    }
+    Ok(categories)
+}
+
+/// The cases of `categories` from BFCL's data directory (`BFCL_v4_<category>.json` and
+/// `possible_answer/`), in category then file order. The dataset's sha256 covers every case, so
+/// a results file is resumed only with the same data and categories.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("BFCL_v4_irrelevance.json"), concat!(
+///     r#"{"id": "irrelevance_0", "question": [[{"role": "user", "content": "Tell me a joke"}]], "#,
+///     r#""function": [{"name": "geo.area", "parameters": {"type": "dict", "properties": {}, "required": []}}]}"#,
+/// )).unwrap();
+/// use slm_eval::bfcl::{BfclMode, Category};
+/// let data = slm_eval::bfcl::dataset(dir.path(), &[Category::Irrelevance], BfclMode::FunctionCalling).unwrap();
+/// assert_eq!(data.cases[0].prompt, "Tell me a joke");
+/// assert_eq!(data.cases[0].tools[0].name, "geo_area");
+/// ```
+pub fn dataset(dir: &Path, categories: &[Category], mode: BfclMode) -> Result<Dataset> {
+    let mut cases = Vec::new();
+    for &category in categories {
+        let suite = Suite::load(dir, category)?;
+        for entry in &suite.entries {
+            let reference = BfclReference {
+                id: entry.id.clone(),
+                category,
+                functions: entry.function.clone(),
+                ground_truth: suite
+                    .answers
+                    .get(&entry.id)
+                    .map(|a| a.ground_truth.clone())
+                    .unwrap_or_default(),
+                prompted: mode == BfclMode::Prompting,
+            };
+            let prompt = entry
+                .messages()
+                .into_iter()
+                .map(|m| m.content)
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut case = Case::new(
+                prompt,
+                serde_json::to_string(&reference).map_err(|e| EvalError::Json {
+                    path: dir.to_path_buf(),
+                    message: format!("{}: {e}", entry.id),
+                })?,
+            );
+            case.tools = entry
+                .function
+                .iter()
+                .map(|f| {
+                    let mut tool = f.to_tool_spec();
+                    tool.name = wire_name(&f.name);
+                    tool
+                })
+                .collect();
+            cases.push(case);
+        }
+    }
+    if cases.is_empty() {
+        return Err(EvalError::EmptyDataset(dir.to_path_buf()));
+    }
+    let names: Vec<&str> = categories.iter().map(|c| c.name()).collect();
+    let mode = match mode {
+        BfclMode::FunctionCalling => "",
+        BfclMode::Prompting => ";prompt",
+    };
+    Ok(Dataset::from_cases(
+        dir.join(format!("bfcl[{}{mode}]", names.join(","))),
+        cases,
+    ))
+}
+
+/// The request for a BFCL case, as BFCL asks: a function-calling model gets the question alone
+/// with the functions as tools, free to answer in text (irrelevance); a prompting model gets
+/// BFCL's system prompt and no tools. (A run's `constrained` does not apply.)
+///
+/// ```
+/// use slm_eval::bfcl::{BfclMode, Category};
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("BFCL_v4_irrelevance.json"),
+///     r#"{"id": "irrelevance_0", "question": [[{"role": "user", "content": "Hi"}]], "function": []}"#).unwrap();
+/// let options = slm_core::GenerationOptions::deterministic();
+/// let fc = slm_eval::bfcl::dataset(dir.path(), &[Category::Irrelevance], BfclMode::FunctionCalling).unwrap();
+/// assert_eq!(slm_eval::bfcl::request(&fc.cases[0], &options).messages.len(), 1);
+/// let prompted = slm_eval::bfcl::dataset(dir.path(), &[Category::Irrelevance], BfclMode::Prompting).unwrap();
+/// assert_eq!(slm_eval::bfcl::request(&prompted.cases[0], &options).messages.len(), 2);
+/// ```
+pub fn request(case: &Case, options: &GenerationOptions) -> ChatRequest {
+    let prompted = serde_json::from_str::<BfclReference>(&case.completion)
+        .ok()
+        .filter(|r| r.prompted);
+    let builder = ChatRequest::builder();
+    let builder = match &prompted {
+        Some(reference) => builder.system(prompting_system_prompt(&reference.functions)),
+        None => builder
+            .tools(case.tools.clone())
+            .tool_choice(ToolChoice::Auto),
+    };
+    builder
+        .user(case.prompt.clone())
+        .options(options.clone())
+        .build()
+}
+
+/// A function name as sent to the model: OpenAI-style APIs allow `[a-zA-Z0-9_-]` only.
+fn wire_name(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+/// Scores a prediction (the model's calls as `<tool_call>` wrappers, or text) against a BFCL
+/// case. An answer whose calls cannot be read counts as no call, as in BFCL (so it passes
+/// `irrelevance` and fails the others).
+///
+/// ```
+/// use slm_eval::{Track, metrics::score_case};
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("BFCL_v4_irrelevance.json"),
+///     r#"{"id": "irrelevance_0", "question": [[{"role": "user", "content": "Tell me a joke"}]], "function": []}"#).unwrap();
+/// let case = &slm_eval::bfcl::dataset(dir.path(), &[slm_eval::bfcl::Category::Irrelevance], Default::default()).unwrap().cases[0];
+/// assert!(score_case(Track::Bfcl, case, "Why did the chicken...").all_pass());
+/// assert!(!score_case(Track::Bfcl, case, r#"<tool_call name="f">{}</tool_call>"#).all_pass());
+/// ```
+pub fn score(case: &Case, prediction: &str) -> CaseScore {
+    let mut score = CaseScore::default();
+    let Ok(reference) = serde_json::from_str::<BfclReference>(&case.completion) else {
+        score.set(BFCL_AST, false);
+        return score;
+    };
+    let calls = if reference.prompted {
+        parse_python_calls(prediction).unwrap_or_default()
+    } else {
+        read_calls(prediction, &reference.functions)
+    };
+    let passed = check(
+        reference.category,
+        &reference.functions,
+        &reference.ground_truth,
+        &calls,
+    )
+    .is_ok();
+    score.set(BFCL_AST, passed);
+    score.set(&category_metric(reference.category), passed);
+    score
+}
+
+/// The calls in a prediction, with names sent as `a_b` mapped back to the declared `a.b`.
+fn read_calls(prediction: &str, functions: &[Function]) -> Vec<ToolCall> {
+    let calls = slm_core::wire::extract_tool_calls(prediction)
+        .map(|(_, calls)| calls)
+        .unwrap_or_default();
+    calls
+        .into_iter()
+        .map(|mut call| {
+            if !functions.iter().any(|f| f.name == call.name)
+                && let Some(f) = functions.iter().find(|f| wire_name(&f.name) == call.name)
+            {
+                call.name = f.name.clone();
+            }
+            call
+        })
+        .collect()
+}
+
+/// A call made from an answer key: for every parameter its first acceptable value that is not
+/// BFCL's `""` marker of an optional parameter (with `omit_optional`, optional parameters are
+/// left out). Dict values given per key (`{key: [acceptable...]}`) take each key's first value.
+///
+/// ```
+/// use serde_json::json;
+/// let key = json!({"area": {"r": [3, 3.0], "unit": ["", "cm"]}}).as_object().unwrap().clone();
+/// let full = slm_eval::bfcl::call_from_answer(&key, false);
+/// assert_eq!((full.name.as_str(), &full.arguments), ("area", &json!({"r": 3, "unit": "cm"})));
+/// assert_eq!(slm_eval::bfcl::call_from_answer(&key, true).arguments, json!({"r": 3}));
+/// ```
+pub fn call_from_answer(expected: &ExpectedCall, omit_optional: bool) -> ToolCall {
+    let Some((name, params)) = expected.iter().next() else {
+        return ToolCall::new("", "", Value::Object(Map::new()));
+    };
+    let mut args = Map::new();
+    for (param, acceptable) in params.as_object().into_iter().flatten() {
+        let values = acceptable.as_array().cloned().unwrap_or_default();
+        let optional = values.iter().any(|v| v == "");
+        if omit_optional && optional {
+            continue;
+        }
+        if let Some(value) = values.into_iter().find(|v| v != "") {
+            args.insert(param.clone(), materialize(value));
+        }
+    }
+    ToolCall::new("", name.clone(), Value::Object(args))
+}
+
+/// Answer keys describe a dict parameter as `{key: [acceptable...]}` (and a list of dicts as a
+/// list of those): a concrete value takes each key's first acceptable value.
+///
+/// ```
+/// use serde_json::json;
+/// assert_eq!(slm_eval::bfcl::materialize(json!({"k": ["", 2, 3]})), json!({"k": 2}));
+/// assert_eq!(slm_eval::bfcl::materialize(json!([1, 2])), json!([1, 2]));
+/// ```
+pub fn materialize(value: Value) -> Value {
+    match value {
+        Value::Object(spec) => Value::Object(
+            spec.into_iter()
+                .filter_map(|(key, acceptable)| {
+                    let first = acceptable.as_array()?.iter().find(|v| *v != "")?.clone();
+                    Some((key, materialize(first)))
+                })
+                .collect(),
+        ),
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            Value::Array(items.into_iter().map(materialize).collect())
+        }
+        other => other,
+    }
+}
+
+/// BFCL's summary of a run, from a report's metrics.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// let metrics = BTreeMap::from([
+///     ("bfcl_simple_python".to_string(), 0.5), ("bfcl_multiple".to_string(), 1.0),
+///     ("bfcl_irrelevance".to_string(), 0.25), ("bfcl_ast".to_string(), 0.6),
+/// ]);
+/// let s = slm_eval::bfcl::BfclSummary::of(&metrics);
+/// assert_eq!(s.non_live_ast, Some(0.75)); // unweighted: (0.5 + 1.0) / 2
+/// assert_eq!(s.irrelevance, Some(0.25));
+/// assert_eq!(s.categories.len(), 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BfclSummary {
+    /// Accuracy of each category run, in BFCL's order.
+    pub categories: Vec<(Category, f64)>,
+    /// The unweighted mean of the AST categories' accuracies (all but irrelevance), as BFCL
+    /// summarizes non-live AST; `None` when none of them ran.
+    pub non_live_ast: Option<f64>,
+    /// Irrelevance detection, reported apart as BFCL does.
+    pub irrelevance: Option<f64>,
+}
+
+impl BfclSummary {
+    /// The summary of a report's metrics (`bfcl_<category>` entries).
+    pub fn of(metrics: &BTreeMap<String, f64>) -> Self {
+        let categories: Vec<(Category, f64)> = Category::ALL
+            .into_iter()
+            .filter_map(|c| metrics.get(&category_metric(c)).map(|v| (c, *v)))
+            .collect();
+        let ast: Vec<f64> = categories
+            .iter()
+            .filter(|(c, _)| *c != Category::Irrelevance)
+            .map(|(_, v)| *v)
+            .collect();
+        Self {
+            non_live_ast: (!ast.is_empty()).then(|| ast.iter().sum::<f64>() / ast.len() as f64),
+            irrelevance: categories
+                .iter()
+                .find(|(c, _)| *c == Category::Irrelevance)
+                .map(|(_, v)| *v),
+            categories,
+        }
+    }
+}
