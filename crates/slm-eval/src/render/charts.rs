@@ -2,6 +2,7 @@
 //! (one per model) and grouped histograms (one bar per model in each bin).
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 
 use crate::stats::Interval;
@@ -80,6 +81,28 @@ fn short(label: &str) -> String {
     }
 }
 
+/// An x axis of `n` slots side by side: slot `i` spans `i..i + 1`, its one key point (where
+/// its label goes) is its centre.
+struct Slots(usize);
+
+impl Ranged for Slots {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let span = f64::from(limit.1 - limit.0);
+        limit.0 + (value / self.0 as f64 * span).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        (0..self.0).map(|i| i as f64 + 0.5).collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        0.0..self.0 as f64
+    }
+}
+
 /// Bars on a `0..y_max` scale, one per model, each with its interval as an error bar.
 pub(crate) fn bars(title: &str, y_max: f64, bars: &[Bar]) -> Result<String> {
     let n = bars.len().max(1);
@@ -89,18 +112,16 @@ pub(crate) fn bars(title: &str, y_max: f64, bars: &[Bar]) -> Result<String> {
             .margin(10)
             .x_label_area_size(26)
             .y_label_area_size(48)
-            // Integer ranges are inclusive in plotters: `0..n - 1` is n segments.
-            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..y_max)
+            .build_cartesian_2d(Slots(n), 0f64..y_max)
             .map_err(drawing)?;
-        let label = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) => bars.get(*i).map(|b| short(&b.label)).unwrap_or_default(),
-            _ => String::new(),
+        let label = |x: &f64| {
+            let i = x.floor().max(0.0) as usize;
+            bars.get(i).map(|b| short(&b.label)).unwrap_or_default()
         };
         chart
             .configure_mesh()
             .disable_x_mesh()
             .max_light_lines(1)
-            .x_labels(n)
             .x_label_formatter(&label)
             .y_labels(6)
             .draw()
@@ -108,22 +129,15 @@ pub(crate) fn bars(title: &str, y_max: f64, bars: &[Bar]) -> Result<String> {
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
                 let top = b.value.clamp(0.0, y_max);
-                let mut rect = Rectangle::new(
-                    [
-                        (SegmentValue::Exact(i), 0.0),
-                        (SegmentValue::Exact(i + 1), top),
-                    ],
-                    colour(b.colour).filled(),
-                );
-                rect.set_margin(0, 0, 14, 14);
-                rect
+                let x = i as f64;
+                Rectangle::new([(x + 0.2, 0.0), (x + 0.8, top)], colour(b.colour).filled())
             }))
             .map_err(drawing)?;
         chart
             .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
                 b.interval.map(|ci| {
                     ErrorBar::new_vertical(
-                        SegmentValue::CenterOf(i),
+                        i as f64 + 0.5,
                         ci.low,
                         b.value,
                         ci.high,
