@@ -14,7 +14,8 @@
 #   --test  also installs what the test suite needs beyond the build, into the venv:
 #           llama-cpp-python's OpenAI-compatible server (built from source by pip: about 10
 #           minutes on 2 cores, once), jinja2 (template fixtures), the openai SDK (clients
-#           of `slm serve`), tmux (the live view in a real terminal).
+#           of `slm serve`), tmux (the live view in a real terminal), chromium (the HTML
+#           report in a real headless browser).
 set -euo pipefail
 
 SLM_VENV=${SLM_VENV:-$HOME/.cache/slm/venv}
@@ -37,6 +38,8 @@ ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # The tests drive `slm eval live` in a real terminal.
 [ "${1:-}" = "--test" ] && { command -v tmux >/dev/null 2>&1 || need_apt+=(tmux); }
+# The tests load `slm eval report --html`'s page in a real headless browser.
+[ "${1:-}" = "--test" ] && { command -v chromium >/dev/null 2>&1 || need_apt+=(chromium); }
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt_install "${need_apt[@]}"
 fi

@@ -2,84 +2,14 @@
 //! the `replay:` spec), compare exit codes, live, and a run killed halfway then rerun.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use slm_eval::{Dataset, Report};
 
 mod eval_support;
-use eval_support::counts;
-
-fn slm_eval(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slm"))
-        .arg("eval")
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the slm-eval binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// Prepares the fixture's splits in `dir` and returns the data directory.
-fn prepared(dir: &Path) -> PathBuf {
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../slm-eval/tests/fixtures/xlam_sample.json");
-    let out = dir.join("02_dataset");
-    let done = slm_eval(&["prepare", "--dataset-path", s(&fixture), "--out", s(&out)]);
-    assert!(done.status.success(), "{}", text(&done.stderr));
-    let summary: Value = serde_json::from_slice(&done.stdout).unwrap();
-    assert_eq!(summary["usable"], 60);
-    out
-}
-
-/// Writes recorded answers for a dataset: the reference for every case except those in
-/// `wrong`, which get `wrong_answer`.
-fn answers(dataset: &Path, wrong: &[usize], wrong_answer: &str, out: &Path) -> PathBuf {
-    let data = Dataset::load(dataset).unwrap();
-    let rows: Vec<Value> = data
-        .cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let reply = if wrong.contains(&i) {
-                wrong_answer
-            } else {
-                c.completion.as_str()
-            };
-            serde_json::json!({"prompt": c.prompt, "reply": reply})
-        })
-        .collect();
-    slm_eval::data::write_jsonl(out, &rows).unwrap();
-    out.to_path_buf()
-}
-
-fn run(track: &str, data: &Path, model: &str, out: &Path) -> Report {
-    let done = slm_eval(&[
-        "run",
-        "--track",
-        track,
-        "--data",
-        s(data),
-        "--model",
-        model,
-        "--out",
-        s(out),
-        "--no-progress",
-    ]);
-    assert!(done.status.success(), "{}", text(&done.stderr));
-    let metrics: Value = serde_json::from_slice(&done.stdout).unwrap();
-    let report = Report::load(out).unwrap();
-    assert_eq!(metrics, serde_json::to_value(&report.metrics).unwrap());
-    report
-}
+use eval_support::{answers, counts, prepared, run, s, slm_eval, text};
 
 #[test]
 fn run_and_compare_exit_codes() {

@@ -74,6 +74,9 @@ pub enum EvalError {
         /// What went wrong.
         message: String,
     },
+    /// A report page or chart could not be rendered (a template or drawing error).
+    #[error("cannot render the report: {0}")]
+    Render(String),
 }
 
 impl EvalError {

@@ -19,7 +19,8 @@ pub enum EvalCommand {
     Compare(CompareArgs),
     /// Run several models on one dataset side by side, redrawn after every case.
     Live(LiveArgs),
-    /// Render reports side by side: a Markdown table, or JUnit XML for CI.
+    /// Render reports side by side: a Markdown table, JUnit XML for CI, or (--html) one
+    /// self-contained HTML page with charts and every case's answers.
     Report(ReportArgs),
 }
 
@@ -29,12 +30,28 @@ pub struct ReportArgs {
     #[arg(required = true, num_args = 1..)]
     pub reports: Vec<PathBuf>,
     /// markdown (a table of every metric, one column per report) or junit (one test case per
-    /// dataset case).
-    #[arg(long, default_value = "markdown", value_parser = ["markdown", "junit"])]
-    pub format: String,
+    /// dataset case). Default: markdown, unless only --html is asked for.
+    #[arg(long, value_parser = ["markdown", "junit"])]
+    pub format: Option<String>,
     /// Write here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write one self-contained HTML page here (no network needed to view it): metrics
+    /// with 95% bootstrap intervals, the FINE_TUNE decision when two reports of one track are
+    /// given (the LLM first, then the SLM, as `compare --llm … --slm …`), latency and token
+    /// histograms, cost, and each case's expected answer beside each model's. Answers come from
+    /// the results files and the dataset the reports name, when they are found.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// With --html: the allowed gap of the FINE_TUNE decision (as `compare --delta`).
+    #[arg(long, default_value_t = 0.01)]
+    pub delta: f64,
+    /// With --html: bootstrap resamples of the intervals.
+    #[arg(long, default_value_t = 2000)]
+    pub resamples: usize,
+    /// With --html: bootstrap seed of the intervals (the same seed gives the same page).
+    #[arg(long = "bootstrap-seed", default_value_t = 42)]
+    pub bootstrap_seed: u64,
 }
 
 #[derive(Debug, Args)]

@@ -42,8 +42,24 @@ fn report(args: ReportArgs) -> Result<u8> {
             report.model.id = format!("{} ({file})", report.model.id);
         }
     }
-    let text = match args.format.as_str() {
-        "junit" => slm_eval::render::junit(&reports),
+    if let Some(path) = &args.html {
+        let details = slm_eval::render::ReportDetails::load(&reports, &args.reports);
+        for note in &details.notes {
+            eprintln!("note: {note}");
+        }
+        let mut options = CompareOptions::new(args.delta);
+        options.resamples = args.resamples;
+        options.seed = args.bootstrap_seed;
+        let page = slm_eval::render::html(&reports, &details, &options)?;
+        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+        // --html alone writes the page only.
+        if args.format.is_none() && args.out.is_none() {
+            return Ok(0);
+        }
+    }
+    let text = match args.format.as_deref() {
+        Some("junit") => slm_eval::render::junit(&reports),
         _ => slm_eval::render::markdown(&reports),
     };
     match &args.out {

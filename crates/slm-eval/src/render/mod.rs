@@ -1,6 +1,20 @@
 //! Reports rendered for people and for CI: a Markdown table of several models side by side,
-//! and JUnit XML (one test suite per report, one test case per dataset case) that CI systems
-//! (GitLab, Jenkins, GitHub test reporters) show as passed and failed tests.
+//! JUnit XML (one test suite per report, one test case per dataset case) that CI systems
+//! (GitLab, Jenkins, GitHub test reporters) show as passed and failed tests, and a
+//! self-contained HTML page ([`html`]: metric table and charts with 95% intervals, the
+//! fine-tune decision, latency and token histograms, cost, and a per-case diff view).
+//!
+//! The HTML renderer is split by job: `details` finds each report's answers and dataset,
+//! `charts` draws the SVG charts (`plotters`), `cases` builds the per-case diff view and `html`
+//! computes the rest and fills the embedded template (`templates/report.html`, autoescaped).
+
+mod cases;
+mod charts;
+mod details;
+mod html;
+
+pub use details::ReportDetails;
+pub use html::html;
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
