@@ -1,4 +1,4 @@
-//! Seed 000's `model_compare`: the same prompts sent to two (or more) models, one table per
+//! Model comparison: the same prompts sent to two (or more) models, one table per
 //! model with latency (prep, time to first token, total), tokens, tokens/s and cost.
 //!
 //! Offline by default: it compares the local model (the default real model, SmolLM2, or

@@ -1,4 +1,4 @@
-//! Seed 002's "SLM Swap" workflow end to end: prepare the Structured-JSON and Tool-calling tracks
+//! The "SLM Swap" evaluation end to end: prepare the Structured-JSON and Tool-calling tracks
 //! from xLAM-format rows, evaluate the local SLM and a reference LLM on both, compare them, and
 //! print the fine-tune decision (`FINE_TUNE=1` when the SLM trails by more than the delta).
 //!

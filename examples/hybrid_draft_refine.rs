@@ -1,4 +1,4 @@
-//! Seed 000's hybrid pipeline: a small model drafts, a large model refines only when the
+//! A hybrid pipeline: a small model drafts, a large model refines only when the
 //! escalation policy says so (here: drafts longer than a threshold, or drafts that admit they
 //! cannot answer). Reports each stage's latency, the blended latency and the blended cost.
 //!
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
         .into_iter()
         .next()
         .unwrap_or_else(|| small.clone());
-    // Seed 000 escalates drafts over 600 characters; the demo model's drafts are short byte
+    // The usual policy escalates drafts over 600 characters; the demo model's drafts are short byte
     // noise, so it uses a small threshold to show both branches.
     let threshold = if local.is_demo { 10 } else { 600 };
     let hybrid = DraftRefine::new(small.clone(), large.clone())

@@ -1,4 +1,4 @@
-//! Seed 000's latency decomposition: prompt preparation, request sending / queueing, first
+//! Latency decomposition: prompt preparation, request sending / queueing, first
 //! token and full completion, for each model, streamed so the first token is observed as it
 //! arrives.
 //!

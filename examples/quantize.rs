@@ -1,4 +1,4 @@
-//! Seed 001's comparison table: quantizes a GGUF model with llama.cpp's quantizer and prints, for
+//! A quantization comparison table: quantizes a GGUF model with llama.cpp's quantizer and prints, for
 //! the original and each variant, its type, file size, size reduction, decode speed and
 //! perplexity on a bundled public-domain text (the start of Tiny Shakespeare).
 //!

@@ -1,6 +1,6 @@
 //! Grounded chat over a small bundled corpus: BM25 retrieval, numbered citations, the local
 //! model's answer streamed token by token, and an honest "not in the documents" when retrieval
-//! finds nothing (seed 000's Chainlit RAG demo, done properly).
+//! finds nothing (a RAG chat demo).
 //!
 //! 1. chunks `examples/data/handbook.txt` into overlapping two-sentence passages and indexes
 //!    them (saving the index and loading it back, as an app would at start-up);

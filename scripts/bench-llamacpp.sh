@@ -11,7 +11,7 @@
 #
 # Steps: build; build llama-bench against the very static libraries cargo built
 # (../shared/tools/build-llama-tools.sh, or $LLAMA_TOOLS_SCRIPT); generate + quantize the models
-# (examples/quantize, which also prints the seed-001 size table; QUANTIZE=0 reuses the files);
+# (examples/quantize, which also prints the quantization size table; QUANTIZE=0 reuses the files);
 # per quantization llama-bench pp512/tg128, the criterion bench (benches/llamacpp.rs), llama-bench
 # again; then llama-batched-bench and benches/llamacpp_batch.rs; tables of medians and ratios in
 # $OUT/report.md and $OUT/report-batched.md.
@@ -43,7 +43,7 @@ fi
 
 name=slm-test-qwen2.5-0.5b-shaped
 if [ "${QUANTIZE:-1}" != 0 ] || [ ! -f "$out/$name-q8_0.gguf" ]; then
-  echo "== models (generated, quantized) and the seed-001 table"
+  echo "== models (generated, quantized) and the quantization size table"
   cargo run --release --quiet --example quantize -- --generated --no-ppl --out "$out" --threads "$threads" | tee "$out/quantize-table.txt"
 fi
 models=()

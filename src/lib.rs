@@ -27,6 +27,7 @@
 //! # });
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub use slm_core as core;
 pub use slm_core::{ChatModel, ChatRequest, ChatResponse, Error, Message};

@@ -36,7 +36,7 @@ use slm_core::Error;
 /// assert_eq!(r, ModelSpec::Replay { path: "answers.jsonl".into(), id: Some("slm".into()), delay_ms: 20 });
 /// let f: ModelSpec = "fallback:[draft-refine:a.gguf,azure],replay:r.jsonl".parse().unwrap();
 /// assert_eq!(f.to_string(), "fallback:[draft-refine:llamacpp:a.gguf,azure],replay:r.jsonl");
-/// assert!(matches!("gpt".parse::<ModelSpec>(), Err(slm::Error::Config(_))));
+/// assert!(matches!("gpt".parse::<ModelSpec>(), Err(slm::Error::Config(..))));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,7 +211,7 @@ impl FromStr for ModelSpec {
     type Err = Error;
 
     fn from_str(spec: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Error::Config(format!("model spec {spec:?}: {why}"));
+        let bad = |why: &str| Error::Config(format!("model spec {spec:?}: {why}"), None);
         let spec = spec.trim();
         let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
         let known_kind = matches!(
@@ -406,7 +406,7 @@ mod tests {
             "replicas:azure",
         ] {
             match text.parse::<ModelSpec>() {
-                Err(Error::Config(msg)) => assert!(msg.contains("model spec"), "{text}: {msg}"),
+                Err(Error::Config(msg, ..)) => assert!(msg.contains("model spec"), "{text}: {msg}"),
                 other => panic!("{text:?} gave {other:?}"),
             }
         }

@@ -111,7 +111,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<u8> {
                         let plural = if n == 1 { "" } else { "s" };
                         eprintln!("(saved {n} message{plural} to {arg})");
                     }
-                    Err(e) => eprintln!("error: {e:#}"),
+                    Err(e) => eprintln!("error: {}", crate::error_chain(&e)),
                 },
                 "help" | "?" => eprintln!("{HELP}"),
                 _ => eprintln!("unknown command /{name} ({HELP})"),
@@ -161,7 +161,7 @@ async fn turn(
         }
         Err(e) => {
             conversation.messages.pop();
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::error_chain(&e));
         }
     }
 }

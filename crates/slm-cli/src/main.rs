@@ -1,5 +1,6 @@
 //! `slm`: run, chat with, serve, evaluate, quantize and inspect small language models.
 //! See `slm --help`.
+#![forbid(unsafe_code)]
 
 mod chat;
 mod completions;
@@ -80,8 +81,10 @@ fn main() -> ExitCode {
 
 /// An error and its causes, `: `-separated, leaving out a cause whose text the message before
 /// it already holds (many errors print their source in their own message: `HTTP 401: HTTP 401`,
-/// `file: No such file: No such file`).
-fn error_chain(error: &anyhow::Error) -> String {
+/// `file: No such file: No such file`). Below an [`slm::Error`] that came from a backend the chain
+/// stops: that error's message was written from the backend's typed error (its source), which
+/// says the same failure again.
+pub(crate) fn error_chain(error: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in error.chain() {
         let part = cause.to_string();
@@ -90,6 +93,12 @@ fn error_chain(error: &anyhow::Error) -> String {
                 text.push_str(": ");
             }
             text.push_str(&part);
+        }
+        if cause
+            .downcast_ref::<slm::Error>()
+            .is_some_and(|e| e.backend_source().is_some())
+        {
+            break;
         }
     }
     text
@@ -104,5 +113,25 @@ mod tests {
         assert_eq!(super::error_chain(&wrapped), "reading a.json: No such file");
         let other = anyhow::anyhow!("disk full").context("writing b.json");
         assert_eq!(super::error_chain(&other), "writing b.json: disk full");
+    }
+
+    #[test]
+    fn a_backend_error_behind_a_core_error_is_not_repeated() {
+        // The core message is shorter than the backend's: without the stop, the chain would
+        // read "rate limited: rate limited: slow down".
+        let remote = slm::remote::RemoteError::RateLimited {
+            retry_after: None,
+            message: "slow down".into(),
+        };
+        let core = slm::Error::from(remote);
+        let wrapped = anyhow::Error::new(core).context("asking gpt");
+        assert_eq!(super::error_chain(&wrapped), "asking gpt: rate limited");
+        let timeout = slm::Error::from(slm::remote::RemoteError::Timeout(
+            std::time::Duration::from_secs(5),
+        ));
+        assert_eq!(
+            super::error_chain(&anyhow::Error::new(timeout)),
+            "timed out after 5s"
+        );
     }
 }

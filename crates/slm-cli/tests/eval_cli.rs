@@ -323,7 +323,7 @@ fn live_redraws_in_place_in_a_real_terminal() {
             // Run where the test's files are: `live` without `--save` keeps its response
             // cache under ./05_eval.
             "-c",
-            &s(dir.path()),
+            s(dir.path()),
             "-x",
             &width.to_string(),
             "-y",

@@ -106,5 +106,6 @@ pub async fn collect_stream(mut stream: ChatStream<'_>) -> Result<(String, ChatR
     }
     Err(crate::Error::Backend(
         "stream ended without a final Done event".into(),
+        None,
     ))
 }

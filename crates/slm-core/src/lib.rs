@@ -47,14 +47,14 @@ pub mod wire;
 
 pub use compose::{Balanced, DraftRefine, EscalationPolicy, Fallback, FallbackWhen, ReplicaStats};
 pub use cost::{CostModel, Price};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorSource, Result};
 pub use event::{ChatEvent, ChatStream, collect_stream, events_of_response};
 pub use message::{Message, Role};
 pub use model::{Capabilities, ChatModel};
 pub use request::{
     ChatRequest, ChatRequestBuilder, DrySampling, GenerationOptions, InvalidOption, ResponseFormat,
 };
-pub use response::{ChatResponse, FinishReason, Stage, Timings, Usage};
+pub use response::{ChatResponse, FinishReason, Stage, StageLog, Timings, Usage};
 pub use scripted::ScriptedModel;
 pub use tool::{ToolCall, ToolCallIssue, ToolCallProblem, ToolChoice, ToolSpec};
 

@@ -221,7 +221,7 @@ impl DrySampling {
 /// assert_eq!(err.option, "top_p");
 /// assert_eq!(err.to_string(), "top_p must be in (0, 1], got 0");
 /// let core: slm_core::Error = err.into();
-/// assert!(matches!(core, slm_core::Error::InvalidRequest(_)));
+/// assert!(matches!(core, slm_core::Error::InvalidRequest(..)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{option} must be {expected}, got {value}")]
@@ -246,7 +246,7 @@ impl InvalidOption {
 
 impl From<InvalidOption> for crate::Error {
     fn from(e: InvalidOption) -> Self {
-        crate::Error::InvalidRequest(e.to_string())
+        crate::Error::InvalidRequest(e.to_string(), None).with_source(e)
     }
 }
 

@@ -1,6 +1,6 @@
 //! What a model answers: the message, why it stopped, tokens used and measured timings.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -201,6 +201,164 @@ impl Stage {
             usage: response.usage,
             timings: response.timings,
         }
+    }
+}
+
+/// The stages of a composed answer as they happen, and the one place their usage and
+/// timings are summed: [`DraftRefine`](crate::DraftRefine), [`Fallback`](crate::Fallback) and
+/// `slm_rag::RagModel` all put their answers together with it.
+///
+/// A stage recorded from a response that is itself composed is flattened: its inner stages
+/// are kept, named `outer/inner` (`refine/attempt-2`), so every leaf model's share shows.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use slm_core::{ChatResponse, Stage, StageLog, Usage};
+/// let mut log = StageLog::start();
+/// let mut draft = ChatResponse::from_text("small", "draft");
+/// draft.usage = Usage::new(10, 5);
+/// log.push_response("draft", &draft);
+/// let mut inner = ChatResponse::from_text("big", "final");
+/// inner.usage = Usage::new(20, 8);
+/// inner.stages = vec![Stage::of("attempt-1", &inner)];
+/// let refine_started = Instant::now();
+/// log.push_response("refine", &inner);
+/// let answer = log.finish(inner, refine_started);
+/// let names: Vec<_> = answer.stages.iter().map(|s| s.name.as_str()).collect();
+/// assert_eq!(names, ["draft", "refine/attempt-1"]);
+/// assert_eq!(answer.usage, Usage::new(30, 13));
+/// ```
+#[derive(Debug, Clone)]
+pub struct StageLog {
+    started: Instant,
+    stages: Vec<Stage>,
+}
+
+impl StageLog {
+    /// A log whose composition starts now.
+    ///
+    /// ```
+    /// assert!(slm_core::StageLog::start().stages().is_empty());
+    /// ```
+    pub fn start() -> Self {
+        Self::started_at(Instant::now())
+    }
+
+    /// A log whose composition started at `started`.
+    ///
+    /// ```
+    /// let t = std::time::Instant::now();
+    /// assert_eq!(slm_core::StageLog::started_at(t).started(), t);
+    /// ```
+    pub fn started_at(started: Instant) -> Self {
+        Self {
+            started,
+            stages: Vec::new(),
+        }
+    }
+
+    /// When the composition started.
+    ///
+    /// ```
+    /// let log = slm_core::StageLog::start();
+    /// assert!(log.started() <= std::time::Instant::now());
+    /// ```
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Records one stage as it is (a retrieval, a failed attempt...).
+    ///
+    /// ```
+    /// let mut log = slm_core::StageLog::start();
+    /// log.push(slm_core::Stage::new("retrieve", "bm25"));
+    /// assert_eq!(log.stages()[0].name, "retrieve");
+    /// ```
+    pub fn push(&mut self, stage: Stage) {
+        self.stages.push(stage);
+    }
+
+    /// Records a model's answer as stage `name`, or, when the answer is itself composed, its
+    /// stages as `name/<inner stage>` (see [`ChatResponse::stages_as`]).
+    ///
+    /// ```
+    /// use slm_core::{ChatResponse, Stage, StageLog};
+    /// let mut log = StageLog::start();
+    /// let mut nested = ChatResponse::from_text("big", "x");
+    /// nested.stages = vec![Stage::new("draft", "small"), Stage::new("refine", "big")];
+    /// log.push_response("answer", &nested);
+    /// let names: Vec<_> = log.stages().iter().map(|s| s.name.as_str()).collect();
+    /// assert_eq!(names, ["answer/draft", "answer/refine"]);
+    /// ```
+    pub fn push_response(&mut self, name: &str, response: &ChatResponse) {
+        self.stages.extend(response.stages_as(name));
+    }
+
+    /// The stages recorded so far.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::StageLog::start().stages().len(), 0);
+    /// ```
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    /// The usage of all stages so far, summed.
+    ///
+    /// ```
+    /// use slm_core::{ChatResponse, StageLog, Usage};
+    /// let mut log = StageLog::start();
+    /// let mut r = ChatResponse::from_text("m", "x");
+    /// r.usage = Usage::new(3, 1);
+    /// log.push_response("a", &r);
+    /// log.push_response("b", &r);
+    /// assert_eq!(log.usage(), Usage::new(6, 2));
+    /// ```
+    pub fn usage(&self) -> Usage {
+        self.stages
+            .iter()
+            .map(|s| s.usage)
+            .fold(Usage::default(), |a, b| a + b)
+    }
+
+    /// The composition's answer: `response` (the answer kept, already recorded as a stage)
+    /// with the recorded stages, their summed usage and `prep`, `queue`, `send` and
+    /// `prompt_eval` times, its time to first token counted from the composition's start
+    /// (`call_started` is when the call that produced `response` began), and the total time
+    /// since the start. Token rates stay those of `response`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use slm_core::{ChatResponse, Stage, StageLog};
+    /// let started = Instant::now();
+    /// let mut log = StageLog::started_at(started);
+    /// let mut failed = Stage::new("attempt-1", "a");
+    /// failed.timings.total = Duration::from_millis(5);
+    /// log.push(failed);
+    /// let mut kept = ChatResponse::from_text("b", "ok");
+    /// kept.timings.time_to_first_token = Duration::from_millis(2);
+    /// log.push_response("attempt-2", &kept);
+    /// let answer = log.finish(kept, started + Duration::from_millis(5));
+    /// assert_eq!(answer.timings.time_to_first_token, Duration::from_millis(7));
+    /// assert_eq!(answer.stages.len(), 2);
+    /// ```
+    pub fn finish(self, mut response: ChatResponse, call_started: Instant) -> ChatResponse {
+        let sum = |f: fn(&Timings) -> Duration| {
+            self.stages.iter().map(|s| f(&s.timings)).sum::<Duration>()
+        };
+        response.usage = self.usage();
+        response.timings = Timings {
+            prep: sum(|t| t.prep),
+            queue: sum(|t| t.queue),
+            send: sum(|t| t.send),
+            prompt_eval: sum(|t| t.prompt_eval),
+            time_to_first_token: call_started.saturating_duration_since(self.started)
+                + response.timings.time_to_first_token,
+            total: self.started.elapsed(),
+            ..response.timings
+        };
+        response.stages = self.stages;
+        response
     }
 }
 

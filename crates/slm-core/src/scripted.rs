@@ -188,10 +188,10 @@ impl ScriptedModel {
             .ok()
             .and_then(|mut s| s.pop_front())
             .unwrap_or_else(|| {
-                Step::Fail(Error::Backend(format!(
-                    "ScriptedModel {:?}: script exhausted",
-                    self.id
-                )))
+                Step::Fail(Error::Backend(
+                    format!("ScriptedModel {:?}: script exhausted", self.id),
+                    None,
+                ))
             })
     }
 }

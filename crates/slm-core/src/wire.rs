@@ -1,7 +1,7 @@
 //! Tool-call wire formats, parsed and rendered in one place so backends and evaluators agree.
 //!
 //! Three textual forms are understood:
-//! - the seed-002 wrapper `<tool_call name="get_weather">{"city": "Oslo"}</tool_call>`;
+//! - the SLM Swap evaluation's wrapper `<tool_call name="get_weather">{"city": "Oslo"}</tool_call>`;
 //! - the Hermes/Qwen wrapper `<tool_call>{"name": "get_weather", "arguments": {...}}</tool_call>`;
 //! - a bare JSON object `{"name": "get_weather", "arguments": {...}}` (or a JSON array of them).
 //!
@@ -63,7 +63,7 @@ pub enum WireError {
 
 impl From<WireError> for crate::Error {
     fn from(e: WireError) -> Self {
-        crate::Error::Parse(e.to_string())
+        crate::Error::Parse(e.to_string(), None).with_source(e)
     }
 }
 

@@ -32,7 +32,7 @@ fn pipeline(
         .reply("Revenue grew and costs fell this quarter overall")
         .latency(20 * MS, MS);
     let flaky = ScriptedModel::new("gpt-4o")
-        .fail(Error::Timeout(Duration::from_secs(30)))
+        .fail(Error::Timeout(Duration::from_secs(30), None))
         .latency(15 * MS, MS);
     let backup = ScriptedModel::new("gpt-4o-mini")
         .reply("Revenue rose 12% while costs fell 3%.")
@@ -170,7 +170,7 @@ async fn streaming_through_the_composition_matches_chat() {
 
 #[tokio::test]
 async fn fallback_stream_skips_a_model_that_fails_before_its_first_token() {
-    let a = ScriptedModel::new("a").fail(Error::Connection("refused".into()));
+    let a = ScriptedModel::new("a").fail(Error::Connection("refused".into(), None));
     let b = ScriptedModel::new("b").reply("hello from b");
     let f: Arc<dyn ChatModel> = Arc::new(Fallback::new(vec![Arc::new(a), Arc::new(b)]));
     let (text, r) = collect_stream(f.chat_stream(request())).await.unwrap();
@@ -183,13 +183,13 @@ async fn fallback_stream_skips_a_model_that_fails_before_its_first_token() {
 
 #[tokio::test]
 async fn fallback_stops_on_errors_its_policy_does_not_cover() {
-    let a = ScriptedModel::new("a").fail(Error::InvalidRequest("bad".into()));
+    let a = ScriptedModel::new("a").fail(Error::InvalidRequest("bad".into(), None));
     let b = ScriptedModel::new("b").reply("never");
     let f =
         Fallback::new(vec![Arc::new(a), Arc::new(b.clone())]).when(FallbackWhen::RetryableError);
     assert_eq!(
         f.chat(request()).await.unwrap_err(),
-        Error::InvalidRequest("bad".into())
+        Error::InvalidRequest("bad".into(), None)
     );
     assert!(b.requests().is_empty());
 }
@@ -224,6 +224,7 @@ async fn draft_errors_surface_unchanged() {
     let small = ScriptedModel::new("s").fail(Error::ContextOverflow {
         needed: 10,
         limit: 5,
+        source: None,
     });
     let large = ScriptedModel::new("l").reply("x");
     let m = DraftRefine::new(Arc::new(small), Arc::new(large.clone()));
@@ -231,13 +232,15 @@ async fn draft_errors_surface_unchanged() {
         m.chat(request()).await.unwrap_err(),
         Error::ContextOverflow {
             needed: 10,
-            limit: 5
+            limit: 5,
+            source: None
         }
     );
     assert!(large.requests().is_empty());
     let small = ScriptedModel::new("s").fail(Error::ContextOverflow {
         needed: 10,
         limit: 5,
+        source: None,
     });
     let m = DraftRefine::new(Arc::new(small), Arc::new(large.clone()));
     let err = collect_stream(m.chat_stream(request())).await.unwrap_err();
@@ -245,7 +248,43 @@ async fn draft_errors_surface_unchanged() {
         err,
         Error::ContextOverflow {
             needed: 10,
-            limit: 5
+            limit: 5,
+            source: None
         }
     );
+}
+
+#[tokio::test]
+async fn fallback_around_draft_refine_flattens_and_sums_the_inner_stages() {
+    let small = ScriptedModel::new("small").reply("A long enough draft to refine");
+    let large = ScriptedModel::new("large").reply("Refined.");
+    let hybrid: Arc<dyn ChatModel> = Arc::new(
+        DraftRefine::new(Arc::new(small), Arc::new(large))
+            .policy(EscalationPolicy::DraftLongerThan(5)),
+    );
+    let down = ScriptedModel::new("down").fail(Error::Connection("refused".into(), None));
+    let model = Fallback::new(vec![Arc::new(down), hybrid]).when(FallbackWhen::RetryableError);
+    let r = model.chat(request()).await.unwrap();
+    let names: Vec<_> = r
+        .stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.model.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("attempt-1", "down"),
+            ("attempt-2/draft", "small"),
+            ("attempt-2/refine", "large")
+        ]
+    );
+    assert_eq!(r.usage, r.stages[1].usage + r.stages[2].usage);
+    assert_eq!(
+        r.timings.prompt_eval,
+        r.stages
+            .iter()
+            .map(|s| s.timings.prompt_eval)
+            .sum::<Duration>()
+    );
+    assert!(r.timings.total >= r.stages.iter().map(|s| s.timings.total).max().unwrap());
 }

@@ -2,7 +2,7 @@
 //!
 //! For every core metric of the track: both values on the cases both runs finished, the
 //! SLM−LLM delta with a paired bootstrap 95% interval, and for pass/fail metrics McNemar's exact
-//! test on the discordant cases. The seed's decision rule is kept: fine-tune when the SLM trails
+//! test on the discordant cases. The SLM Swap evaluation's decision rule is kept: fine-tune when the SLM trails
 //! the LLM by more than `delta` on any core metric (point estimates).
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use crate::metrics::{CaseScore, is_field_metric, metric_over, track_metrics};
 use crate::stats::{Interval, mcnemar_exact, paired_bootstrap};
 use crate::{EvalError, Report, Result, Track};
 
-/// Exit status of `slm eval compare` when fine-tuning is advised (the seed's convention).
+/// Exit status of `slm eval compare` when fine-tuning is advised (the SLM Swap evaluation's convention).
 ///
 /// ```
 /// assert_eq!(slm_eval::FINE_TUNE_EXIT_CODE, 10);
@@ -215,7 +215,7 @@ impl Comparison {
         }
     }
 
-    /// The seed's decision line, `FINE_TUNE=1` or `FINE_TUNE=0`.
+    /// The SLM Swap decision line, `FINE_TUNE=1` or `FINE_TUNE=0`.
     ///
     /// ```
     /// # use slm_eval::*;

@@ -32,7 +32,7 @@ pub enum Track {
 }
 
 impl Track {
-    /// The system prompt the seed workflow uses for this track.
+    /// The system prompt the SLM Swap evaluation uses for this track.
     ///
     /// ```
     /// assert!(slm_eval::Track::Structured.system_prompt().contains("JSON"));

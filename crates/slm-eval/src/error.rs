@@ -88,9 +88,10 @@ impl EvalError {
     }
 }
 
+/// An `InvalidRequest` with `e` as its source ([`slm_core::Error::downcast_ref`] gets it back).
 impl From<EvalError> for slm_core::Error {
     fn from(e: EvalError) -> Self {
-        slm_core::Error::InvalidRequest(e.to_string())
+        slm_core::Error::InvalidRequest(e.to_string(), None).with_source(e)
     }
 }
 

@@ -37,7 +37,7 @@
 //! assert_eq!(reports[0].metrics["exact_match"], 1.0); // key order does not matter
 //! assert_eq!(reports[1].metrics["json_valid"], 0.5);
 //!
-//! // 3. Compare and decide (the seed's rule: fine-tune when the SLM trails by > delta).
+//! // 3. Compare and decide (the SLM Swap rule: fine-tune when the SLM trails by > delta).
 //! let cmp = Comparison::new(&reports[0], &reports[1], CompareOptions::new(0.01)).unwrap();
 //! assert_eq!(cmp.decision_line(), "FINE_TUNE=1");
 //! assert_eq!(cmp.exit_code(), 10);

@@ -1,6 +1,6 @@
 //! The live view: several models on the same dataset, side by side in the terminal, redrawn
 //! after every finished case with the current metrics and the gap between the first two models
-//! (the seed's `live_compare.py`).
+//! (the SLM Swap evaluation's `live_compare.py`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

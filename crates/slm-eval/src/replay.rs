@@ -142,9 +142,10 @@ impl ChatModel for ReplayModel {
         let prompt = request.last_user_text().unwrap_or_default();
         let Some(reply) = self.answers.get(prompt) else {
             let excerpt: String = prompt.chars().take(60).collect();
-            return Err(Error::Backend(format!(
-                "no recorded answer for prompt {excerpt:?}"
-            )));
+            return Err(Error::Backend(
+                format!("no recorded answer for prompt {excerpt:?}"),
+                None,
+            ));
         };
         // ScriptedModel measures timings and counts words as tokens like a real backend.
         ScriptedModel::new(self.id.clone())

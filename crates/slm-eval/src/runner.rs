@@ -39,7 +39,7 @@ pub struct RunConfig {
     pub constrained: bool,
     /// On resume, run again the cases whose stored result is an error.
     pub retry_errors: bool,
-    /// The system prompt; the track's seed prompt by default.
+    /// The system prompt; the track's own prompt by default.
     pub system_prompt: String,
     /// Prices used to cost each case.
     #[serde(skip)]
@@ -566,6 +566,7 @@ async fn ask(
     (
         Err(slm_core::Error::Backend(
             "stream ended without a final answer".into(),
+            None,
         )),
         first,
     )

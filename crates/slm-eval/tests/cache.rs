@@ -65,6 +65,7 @@ async fn a_rerun_of_an_unchanged_evaluation_asks_the_model_nothing() {
         (6, 6, 0)
     );
     assert!(silent.requests().is_empty());
+    assert_eq!(first.results.len(), again.results.len());
     for (a, b) in first.results.iter().zip(&again.results) {
         assert!(!a.cached && b.cached);
         assert_eq!(a.prediction, b.prediction);
@@ -125,7 +126,7 @@ async fn errors_are_not_cached_and_are_asked_again() {
     let data = dataset(2);
     let flaky = ScriptedModel::new("m")
         .with_identity("scripted:1")
-        .fail(Error::Backend("HTTP 500".into()))
+        .fail(Error::Backend("HTTP 500".into(), None))
         .reply(r#"{"i": 1}"#);
     let first = run(&config(&cache), &flaky, &data).await;
     assert!(first.results[0].error.is_some());

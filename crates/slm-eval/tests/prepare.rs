@@ -56,6 +56,7 @@ fn splits_are_disjoint_aligned_and_valid() {
         let toolcall = read(dir.path(), "toolcall", split);
         validate_dataset(&structured, Track::Structured).unwrap();
         validate_dataset(&toolcall, Track::Toolcall).unwrap();
+        assert_eq!(structured.cases.len(), toolcall.cases.len(), "{split}");
         for (s, t) in structured.cases.iter().zip(&toolcall.cases) {
             let reference: Value = serde_json::from_str(&s.completion).unwrap();
             let query = reference["query"].as_str().unwrap();

@@ -122,7 +122,10 @@ async fn model_errors_are_recorded_as_failed_cases_and_can_be_retried() {
     let path = dir.path().join("r.jsonl");
     let flaky = ScriptedModel::new("m")
         .reply("{\"i\": 0}")
-        .fail(Error::RateLimited { retry_after: None });
+        .fail(Error::RateLimited {
+            retry_after: None,
+            source: None,
+        });
     let mut config = RunConfig::new(Track::Structured);
     let outcome = Runner::new(config.clone())
         .run(&flaky, &data, Some(&path), |_| {})

@@ -281,7 +281,7 @@ async fn generate(
     let answer = match model.chat(request).await {
         Ok(answer) => answer,
         // The test instances compiled the same schema already; report, don't abort.
-        Err(Error::InvalidRequest(e)) => {
+        Err(Error::InvalidRequest(e, ..)) => {
             t.failures.push(format!("{name}: generation refused: {e}"));
             return Ok(());
         }

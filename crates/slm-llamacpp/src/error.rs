@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 /// use slm_llamacpp::LlamaCppError;
 /// let e = LlamaCppError::ContextOverflow { needed: 600, limit: 512 };
 /// let core: slm_core::Error = e.into();
-/// assert_eq!(core, slm_core::Error::ContextOverflow { needed: 600, limit: 512 });
+/// assert_eq!(core, slm_core::Error::ContextOverflow { needed: 600, limit: 512, source: None });
+/// // The typed error stays reachable.
+/// assert!(core.downcast_ref::<LlamaCppError>().is_some());
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -290,24 +292,30 @@ impl LlamaCppError {
     }
 }
 
+/// The core error of the same kind, with `e` as its source
+/// ([`slm_core::Error::downcast_ref`] gets it back).
 impl From<LlamaCppError> for slm_core::Error {
     fn from(e: LlamaCppError) -> Self {
-        match e {
-            LlamaCppError::ContextOverflow { needed, limit } => {
-                slm_core::Error::ContextOverflow { needed, limit }
-            }
+        use slm_core::Error as E;
+        let core = match &e {
+            LlamaCppError::ContextOverflow { needed, limit } => E::ContextOverflow {
+                needed: *needed,
+                limit: *limit,
+                source: None,
+            },
             // slm-core's messages name the kind already: pass the detail, not our prefix.
-            LlamaCppError::InvalidRequest(m) => slm_core::Error::InvalidRequest(m),
-            LlamaCppError::InvalidOption(m) => slm_core::Error::Config(m),
-            LlamaCppError::InvalidSource { .. } => slm_core::Error::Config(e.to_string()),
-            LlamaCppError::ModelLoad(m) => slm_core::Error::ModelLoad(format!("llama.cpp: {m}")),
+            LlamaCppError::InvalidRequest(m) => E::InvalidRequest(m.clone(), None),
+            LlamaCppError::InvalidOption(m) => E::Config(m.clone(), None),
+            LlamaCppError::InvalidSource { .. } => E::Config(e.to_string(), None),
+            LlamaCppError::ModelLoad(m) => E::ModelLoad(format!("llama.cpp: {m}"), None),
             LlamaCppError::Template(_) | LlamaCppError::Grammar(_) | LlamaCppError::Schema(_) => {
-                slm_core::Error::InvalidRequest(e.to_string())
+                E::InvalidRequest(e.to_string(), None)
             }
-            e if e.is_file_error() => slm_core::Error::ModelLoad(e.to_string()),
-            LlamaCppError::Lora(_) => slm_core::Error::ModelLoad(e.to_string()),
-            other => slm_core::Error::Backend(other.to_string()),
-        }
+            e if e.is_file_error() => E::ModelLoad(e.to_string(), None),
+            LlamaCppError::Lora(_) => E::ModelLoad(e.to_string(), None),
+            other => E::Backend(other.to_string(), None),
+        };
+        core.with_source(e)
     }
 }
 
@@ -327,6 +335,12 @@ mod tests {
             .into_iter()
             .map(|e| slm_core::Error::from(e).to_string())
             .collect();
+        // The typed error stays behind the core one.
+        let core = slm_core::Error::from(LlamaCppError::WorkerStopped);
+        assert_eq!(
+            core.downcast_ref::<LlamaCppError>(),
+            Some(&LlamaCppError::WorkerStopped)
+        );
         assert_eq!(
             texts,
             [

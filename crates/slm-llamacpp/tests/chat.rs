@@ -62,7 +62,7 @@ async fn an_overlong_prompt_is_an_error_not_an_abort() {
         let long = ChatRequest::builder().user("word ".repeat(100)).build();
         let err = model.chat(long.clone()).await.unwrap_err();
         match err {
-            Error::ContextOverflow { needed, limit } => {
+            Error::ContextOverflow { needed, limit, .. } => {
                 assert_eq!(limit, 128);
                 assert!(needed > 128, "{needed}");
             }

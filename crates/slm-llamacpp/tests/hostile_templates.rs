@@ -77,7 +77,7 @@ async fn a_template_that_loops_forever_is_a_typed_error_at_request_time() {
         started.elapsed()
     );
     match err {
-        slm_core::Error::InvalidRequest(message) => {
+        slm_core::Error::InvalidRequest(message, ..) => {
             assert!(
                 message.contains("chat template") && message.contains("fuel"),
                 "{message}"
@@ -149,7 +149,7 @@ async fn a_huge_prompt_is_refused_before_tokenization() {
         started.elapsed()
     );
     assert!(
-        matches!(&err, slm_core::Error::InvalidRequest(m) if m.contains("bytes")),
+        matches!(&err, slm_core::Error::InvalidRequest(m, ..) if m.contains("bytes")),
         "{err:?}"
     );
     // The same for a huge message through the normal template.
@@ -160,7 +160,7 @@ async fn a_huge_prompt_is_refused_before_tokenization() {
         .build();
     let err = model.chat(huge).await.unwrap_err();
     assert!(
-        matches!(&err, slm_core::Error::InvalidRequest(m) if m.contains("bytes")),
+        matches!(&err, slm_core::Error::InvalidRequest(m, ..) if m.contains("bytes")),
         "{err:?}"
     );
     assert!(model.chat(hello()).await.is_ok());

@@ -454,7 +454,7 @@ fn missing_repo_or_file_is_a_typed_404() {
         );
         assert!(matches!(
             slm_core::Error::from(err),
-            slm_core::Error::ModelLoad(_)
+            slm_core::Error::ModelLoad(..)
         ));
     }
     assert_nothing_downloaded(cache.path());

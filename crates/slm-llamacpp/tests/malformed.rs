@@ -202,7 +202,7 @@ fn typed_errors_name_the_problem() {
     // Errors convert to slm-core's ModelLoad at the ChatModel boundary.
     assert!(matches!(
         slm_core::Error::from(err),
-        slm_core::Error::ModelLoad(_)
+        slm_core::Error::ModelLoad(..)
     ));
 }
 

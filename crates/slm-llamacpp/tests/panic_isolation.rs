@@ -50,7 +50,7 @@ async fn alone(f: &Fixture, request: &ChatRequest) -> String {
 
 fn assert_backend_error(result: slm_core::Result<slm_core::ChatResponse>, needle: &str) {
     match result {
-        Err(slm_core::Error::Backend(message)) => {
+        Err(slm_core::Error::Backend(message, ..)) => {
             assert!(message.contains(needle), "{message}");
         }
         other => panic!("expected a Backend error with {needle:?}, got {other:?}"),

@@ -246,6 +246,7 @@ async fn concurrent_requests_after_a_cached_one_still_answer_as_a_cold_model() {
     // Warm one slot, then send all six at once: they share the cached prefix or copy it.
     model.chat(questions[0].clone()).await.unwrap();
     let answers = model.chat_batch(questions.clone()).await;
+    assert_eq!(answers.len(), questions.len());
     for (answer, r) in answers.into_iter().zip(&questions) {
         let answer = answer.unwrap();
         assert_eq!(answer.text(), cold.chat(r.clone()).await.unwrap().text());

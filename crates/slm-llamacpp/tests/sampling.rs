@@ -55,6 +55,7 @@ async fn dry_and_the_repeat_penalty_break_a_greedy_loop() {
         .map(|(_, o)| ask(LOOPING_PROMPT, o.clone()))
         .collect();
     let answers = model.chat_batch(requests).await;
+    assert_eq!(answers.len(), variants.len());
     let mut repeats = Vec::new();
     for ((label, _), answer) in variants.iter().zip(answers) {
         let text = answer.unwrap().text().to_string();
@@ -149,7 +150,7 @@ async fn out_of_range_values_are_typed_errors() {
     for (option, options) in cases {
         let err = model.chat(ask("hi", options)).await.unwrap_err();
         assert!(
-            matches!(&err, Error::InvalidRequest(m) if m.starts_with(&format!("{option} must be"))),
+            matches!(&err, Error::InvalidRequest(m, ..) if m.starts_with(&format!("{option} must be"))),
             "{option}: {err:?}"
         );
     }

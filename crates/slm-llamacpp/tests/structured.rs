@@ -80,7 +80,10 @@ async fn llama_cpp_grammars_that_compile_give_valid_json() {
                 assert_eq!(answer.finish_reason, FinishReason::Stop, "schema {i}");
                 assert_valid(schema, answer.text(), &format!("schema {i} (llama.cpp)"));
             }
-            Err(e) => assert!(matches!(e, Error::InvalidRequest(_)), "schema {i}: {e:?}"),
+            Err(e) => assert!(
+                matches!(e, Error::InvalidRequest(..)),
+                "schema {i}: {e:?}"
+            ),
         }
     }
     assert!(compiled >= 40, "only {compiled} of 50 schemas compiled");
@@ -118,7 +121,7 @@ async fn unusable_schemas_and_grammars_are_typed_errors() {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(err, Error::InvalidRequest(_)),
+                matches!(err, Error::InvalidRequest(..)),
                 "{backend:?} {bad}: {err:?}"
             );
         }
@@ -129,7 +132,7 @@ async fn unusable_schemas_and_grammars_are_typed_errors() {
             })
             .build();
         let err = model.chat(grammar).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+        assert!(matches!(err, Error::InvalidRequest(..)), "{err:?}");
     }
 }
 
@@ -299,7 +302,7 @@ async fn tool_choice_errors_are_typed() {
         .build();
     assert!(matches!(
         model.chat(no_tools).await,
-        Err(Error::InvalidRequest(_))
+        Err(Error::InvalidRequest(..))
     ));
     let unknown = ChatRequest::builder()
         .user("x")
@@ -308,7 +311,7 @@ async fn tool_choice_errors_are_typed() {
         .build();
     assert!(matches!(
         model.chat(unknown).await,
-        Err(Error::InvalidRequest(_))
+        Err(Error::InvalidRequest(..))
     ));
 }
 
@@ -396,7 +399,7 @@ async fn llama_cpp_refuses_patterns_it_would_silently_drop() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, Error::InvalidRequest(m) if m.contains("pattern")),
+            matches!(&err, Error::InvalidRequest(m, ..) if m.contains("pattern")),
             "{pattern}: {err:?}"
         );
         let format = ResponseFormat::json_schema("s", schema);

@@ -102,6 +102,7 @@ async fn check_forced_calls(model: &LlamaCppModel, parallel: Option<bool>, strid
         })
         .collect();
     let answers = answer_all(model, requests).await;
+    assert_eq!(answers.len(), cases.len());
     let (mut answered, mut calls) = (0, 0);
     for (i, (case, answer)) in cases.iter().zip(&answers).enumerate() {
         let made = &answer.message.tool_calls;

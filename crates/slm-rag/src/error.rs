@@ -11,7 +11,8 @@ use std::path::PathBuf;
 /// let e = RagError::DuplicateId("doc-1".into());
 /// assert_eq!(e.to_string(), "a document with id \"doc-1\" is already in the index");
 /// let core: slm_core::Error = e.into();
-/// assert!(matches!(core, slm_core::Error::InvalidRequest(_)));
+/// assert!(matches!(core, slm_core::Error::InvalidRequest(..)));
+/// assert!(matches!(core.downcast_ref(), Some(RagError::InvalidRequest(_))));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -75,16 +76,20 @@ impl RagError {
     }
 }
 
+/// The core error of the same kind, with `e` as its source
+/// ([`slm_core::Error::downcast_ref`] gets it back).
 impl From<RagError> for slm_core::Error {
     fn from(e: RagError) -> Self {
-        match e {
-            RagError::InvalidRequest(m) => slm_core::Error::InvalidRequest(m),
-            RagError::DuplicateId(_) => slm_core::Error::InvalidRequest(e.to_string()),
+        use slm_core::Error as E;
+        let core = match &e {
+            RagError::InvalidRequest(m) => E::InvalidRequest(m.clone(), None),
+            RagError::DuplicateId(_) => E::InvalidRequest(e.to_string(), None),
             RagError::InvalidConfig(_) | RagError::CustomAnalyzer(_) => {
-                slm_core::Error::Config(e.to_string())
+                E::Config(e.to_string(), None)
             }
-            other => slm_core::Error::Backend(format!("retrieval failed: {other}")),
-        }
+            other => E::Backend(format!("retrieval failed: {other}"), None),
+        };
+        core.with_source(e)
     }
 }
 

@@ -9,14 +9,15 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use slm_core::{
     Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, EscalationPolicy,
-    Message, Role, Stage, Timings,
+    Message, Role, Stage, StageLog, Timings,
 };
 
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::{Citation, Cited, Context, ContextBuilder, Passage, RagError, Retriever};
 
-/// The grounding instruction of seed 000's RAG demo.
+/// The default grounding instruction: answer from the passages, cite them, or say the
+/// context is insufficient.
 ///
 /// ```
 /// assert!(slm_rag::GROUNDED_INSTRUCTION.starts_with("Answer using ONLY"));
@@ -527,7 +528,7 @@ impl<M: ChatModel> RagModel<M> {
         self
     }
 
-    /// Sends some questions to a larger model (seed 000's "RAG + LLM fallback"); questions
+    /// Sends some questions to a larger model (a "RAG + LLM fallback"); questions
     /// no passage grounds then go to it instead of getting the not-in-documents reply.
     ///
     /// ```
@@ -646,17 +647,17 @@ impl<M: ChatModel> RagModel<M> {
         original: ChatRequest,
         grounded: Grounded,
     ) -> slm_core::Result<RagAnswer> {
-        let mut stages = vec![self.retrieve_stage(&grounded)];
+        let mut log = StageLog::started_at(started);
+        log.push(self.retrieve_stage(&grounded));
         match self.route(&grounded) {
             Route::NotInDocuments => {
                 let call_started = Instant::now();
-                stages.push(Stage::new(NOT_IN_DOCUMENTS_STAGE, self.id.as_str()));
+                log.push(Stage::new(NOT_IN_DOCUMENTS_STAGE, self.id.as_str()));
                 let response = ChatResponse::from_text(self.id.as_str(), &self.not_in_documents);
                 return Ok(self.assemble(
-                    started,
+                    log,
                     call_started,
                     grounded,
-                    stages,
                     response,
                     RagOutcome::NotInDocuments,
                     None,
@@ -670,12 +671,11 @@ impl<M: ChatModel> RagModel<M> {
                     .model
                     .chat(self.escalated_request(escalation, &original, &grounded))
                     .await?;
-                stages.extend(response.stages_as("escalate"));
+                log.push_response("escalate", &response);
                 return Ok(self.assemble(
-                    started,
+                    log,
                     call_started,
                     grounded,
-                    stages,
                     response,
                     RagOutcome::Escalated,
                     Some(reason),
@@ -686,7 +686,7 @@ impl<M: ChatModel> RagModel<M> {
         }
         let call_started = Instant::now();
         let response = self.model.chat(grounded.request.clone()).await?;
-        stages.extend(response.stages_as("answer"));
+        log.push_response("answer", &response);
         if let Some(escalation) = &self.escalation
             && escalation.policy.should_escalate(&original, &response)
         {
@@ -699,13 +699,12 @@ impl<M: ChatModel> RagModel<M> {
                 .model
                 .chat(self.escalated_request(escalation, &original, &grounded))
                 .await?;
-            stages.extend(big.stages_as("escalate"));
+            log.push_response("escalate", &big);
             let reason = Some(EscalationReason::AnswerRejected);
             return Ok(self.assemble(
-                started,
+                log,
                 call_started,
                 grounded,
-                stages,
                 big,
                 RagOutcome::Escalated,
                 reason,
@@ -713,10 +712,9 @@ impl<M: ChatModel> RagModel<M> {
             ));
         }
         Ok(self.assemble(
-            started,
+            log,
             call_started,
             grounded,
-            stages,
             response,
             RagOutcome::Grounded,
             None,
@@ -815,16 +813,16 @@ impl<M: ChatModel> RagModel<M> {
         }
     }
 
-    /// Puts the final response together: stages, summed usage, end-to-end timings, citations
+    /// Puts the final response together: the stages in `log` with their totals (see
+    /// [`StageLog::finish`]; `call_started` is when the call that answered began), citations
     /// and the optional sources list.
     #[allow(clippy::too_many_arguments)]
     fn assemble(
         &self,
-        started: Instant,
+        log: StageLog,
         call_started: Instant,
         grounded: Grounded,
-        stages: Vec<Stage>,
-        mut response: ChatResponse,
+        response: ChatResponse,
         outcome: RagOutcome,
         escalated: Option<EscalationReason>,
         keep_citations: bool,
@@ -838,13 +836,7 @@ impl<M: ChatModel> RagModel<M> {
         if !cited.unknown.is_empty() {
             tracing::debug!(unknown = ?cited.unknown, "the answer cites passages that do not exist");
         }
-        response.usage = stages
-            .iter()
-            .map(|s| s.usage)
-            .fold(Default::default(), |a, b| a + b);
-        response.timings.time_to_first_token += call_started.duration_since(started);
-        response.timings.total = started.elapsed();
-        response.stages = stages;
+        let mut response = log.finish(response, call_started);
         if self.sources_in_text {
             let footer = sources_footer(response.text(), &passages, &cited);
             response.message.content.push_str(&footer);
@@ -949,7 +941,8 @@ impl<M: ChatModel> ChatModel for RagModel<M> {
             let answer = async move { self.answer_grounded(started, request, grounded).await };
             return Box::pin(futures::stream::once(answer).flat_map(answer_events));
         }
-        let stages = vec![self.retrieve_stage(&grounded)];
+        let mut log = StageLog::started_at(started);
+        log.push(self.retrieve_stage(&grounded));
         let (model, model_request, stage, outcome, escalated, keep): (
             &dyn ChatModel,
             _,
@@ -976,17 +969,16 @@ impl<M: ChatModel> ChatModel for RagModel<M> {
             ),
         };
         let call_started = Instant::now();
-        let mut pending = Some((grounded, stages, escalated));
+        let mut pending = Some((grounded, log, escalated));
         let events = model.chat_stream(model_request).flat_map(move |event| {
             let out: Vec<slm_core::Result<ChatEvent>> = match (event, pending.take()) {
-                (Ok(ChatEvent::Done(response)), Some((grounded, mut stages, escalated))) => {
-                    stages.extend(response.stages_as(stage));
+                (Ok(ChatEvent::Done(response)), Some((grounded, mut log, escalated))) => {
+                    log.push_response(stage, &response);
                     let text_len = response.text().len();
                     let answer = self.assemble(
-                        started,
+                        log,
                         call_started,
                         grounded,
-                        stages,
                         *response,
                         outcome,
                         escalated,

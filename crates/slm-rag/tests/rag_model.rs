@@ -420,16 +420,17 @@ async fn errors_are_typed() {
         .build();
     assert!(matches!(
         rag.chat(no_user.clone()).await,
-        Err(slm_core::Error::InvalidRequest(_))
+        Err(slm_core::Error::InvalidRequest(..))
     ));
     let first = rag.chat_stream(no_user).next().await.unwrap();
-    assert!(matches!(first, Err(slm_core::Error::InvalidRequest(_))));
+    assert!(matches!(first, Err(slm_core::Error::InvalidRequest(..))));
     // The inner model's failure comes through unchanged.
-    let failing = ScriptedModel::new("small").fail(slm_core::Error::Timeout(Default::default()));
+    let failing =
+        ScriptedModel::new("small").fail(slm_core::Error::Timeout(Default::default(), None));
     let rag = RagModel::new(failing, faq());
     assert!(matches!(
         rag.chat(ask("refunds?")).await,
-        Err(slm_core::Error::Timeout(_))
+        Err(slm_core::Error::Timeout(..))
     ));
 }
 
@@ -473,4 +474,44 @@ async fn a_shared_index_can_grow_while_serving() {
         .unwrap();
     let after = rag.answer(ask("gift cards")).await.unwrap();
     assert_eq!(after.citations[0].passage.id, "gift");
+}
+
+#[tokio::test]
+async fn a_composed_model_inside_reports_its_own_stages() {
+    // RagModel over DraftRefine: the stages are the leaf models', not one opaque "answer".
+    let small = ScriptedModel::new("small")
+        .reply("Draft [1].")
+        .reply("Draft [1].");
+    let large = ScriptedModel::new("large")
+        .reply("Five days [1].")
+        .reply("Five days [1].");
+    let composed = slm_core::DraftRefine::new(Arc::new(small), Arc::new(large))
+        .policy(EscalationPolicy::custom(|_, _| true));
+    let rag = RagModel::new(composed, faq()).top_k(2);
+    let whole = rag.answer(ask("How fast are refunds paid?")).await.unwrap();
+    let (_, streamed) = collect_stream(rag.chat_stream(ask("How fast are refunds paid?")))
+        .await
+        .unwrap();
+    for answer in [whole.response, streamed] {
+        let stages: Vec<(&str, &str)> = answer
+            .stages
+            .iter()
+            .map(|s| (s.name.as_str(), s.model.as_str()))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                ("retrieve", "bm25"),
+                ("answer/draft", "small"),
+                ("answer/refine", "large")
+            ]
+        );
+        assert!(answer.stages[1].usage.total_tokens() > 0);
+        assert_eq!(
+            answer.usage,
+            answer.stages[1].usage + answer.stages[2].usage
+        );
+        assert!(answer.timings.total >= answer.stages[0].timings.total);
+        assert!(answer.text().starts_with("Five days [1]."));
+    }
 }

@@ -10,7 +10,7 @@ use crate::endpoint::{Credential, Endpoint};
 use crate::engine::{Engine, RemoteOptions};
 use crate::{RemoteError, RetryPolicy};
 
-/// The environment variables [`AzureOpenAiModel::from_env`] reads, as seed 002 names them.
+/// The environment variables [`AzureOpenAiModel::from_env`] reads (those of the SLM Swap evaluation).
 ///
 /// ```
 /// assert_eq!(slm_remote::AZURE_ENV_VARS[0], "AZURE_ENDPOINT");
@@ -120,19 +120,6 @@ impl AzureOpenAiModel {
     /// ```
     pub fn chat_url(&self) -> String {
         self.engine.chat_url()
-    }
-
-    /// Like [`ChatModel::chat`], with this crate's typed error.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), slm_remote::RemoteError> {
-    /// let model = slm_remote::AzureOpenAiModel::from_env()?;
-    /// let answer = model.complete(slm_core::ChatRequest::builder().user("Hi").build()).await?;
-    /// println!("{}", answer.text());
-    /// # Ok(()) }
-    /// ```
-    pub async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, RemoteError> {
-        self.engine.chat(request).await
     }
 }
 

@@ -70,19 +70,6 @@ impl OpenAiCompatibleModel {
     pub fn chat_url(&self) -> String {
         self.engine.chat_url()
     }
-
-    /// Like [`ChatModel::chat`], with this crate's typed error.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), slm_remote::RemoteError> {
-    /// let model = slm_remote::OpenAiCompatibleModel::new("http://localhost:5273/v1", "phi-4-mini")?;
-    /// let answer = model.complete(slm_core::ChatRequest::builder().user("Hi").build()).await?;
-    /// println!("{}", answer.text());
-    /// # Ok(()) }
-    /// ```
-    pub async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, RemoteError> {
-        self.engine.chat(request).await
-    }
 }
 
 #[async_trait]

@@ -15,6 +15,9 @@ use slm_core::ChatResponse;
 /// assert!(e.is_retryable());
 /// let core: slm_core::Error = e.into();
 /// assert!(matches!(core, slm_core::Error::RateLimited { .. }));
+/// // The core error keeps this one as its source, with every field.
+/// let typed = core.downcast_ref::<RemoteError>().unwrap();
+/// assert!(matches!(typed, RemoteError::RateLimited { message, .. } if message == "slow down"));
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -182,27 +185,33 @@ fn sentence(message: &str) -> &str {
     message.trim_end().trim_end_matches('.')
 }
 
+/// The core error of the same kind, with `error` as its source (downcastable with
+/// [`slm_core::Error::downcast_ref`]): typed details such as `DeploymentNotFound`'s deployment
+/// or `InvalidToolArguments`' whole response stay reachable.
 impl From<RemoteError> for slm_core::Error {
     fn from(error: RemoteError) -> Self {
         use slm_core::Error as E;
         let text = error.to_string();
-        match error {
-            RemoteError::Config(m) => E::Config(m),
-            RemoteError::InvalidRequest(m) => E::InvalidRequest(m),
+        let core = match error.clone() {
+            RemoteError::Config(m) => E::Config(m, None),
+            RemoteError::InvalidRequest(m) => E::InvalidRequest(m, None),
             RemoteError::DeploymentNotFound { .. } => E::Http {
                 status: 404,
                 code: Some("DeploymentNotFound".into()),
                 body: text,
+                source: None,
             },
             RemoteError::InvalidApiVersion { .. } => E::Http {
                 status: 400,
                 code: Some("InvalidApiVersion".into()),
                 body: text,
+                source: None,
             },
             RemoteError::EndpointNotFound { .. } => E::Http {
                 status: 404,
                 code: None,
                 body: text,
+                source: None,
             },
             // The core error writes `HTTP {status}: ` itself: the body is the rest.
             RemoteError::Unauthorized { status, message } => E::Http {
@@ -212,9 +221,13 @@ impl From<RemoteError> for slm_core::Error {
                     "access denied: {}. Check the API key or token",
                     sentence(&message)
                 ),
+                source: None,
             },
-            RemoteError::ContentFiltered { message, .. } => E::ContentFiltered(message),
-            RemoteError::RateLimited { retry_after, .. } => E::RateLimited { retry_after },
+            RemoteError::ContentFiltered { message, .. } => E::ContentFiltered(message, None),
+            RemoteError::RateLimited { retry_after, .. } => E::RateLimited {
+                retry_after,
+                source: None,
+            },
             RemoteError::Http {
                 status,
                 code,
@@ -224,12 +237,14 @@ impl From<RemoteError> for slm_core::Error {
                 status,
                 code,
                 body: message,
+                source: None,
             },
-            RemoteError::StreamServerError { .. } => E::Backend(text),
-            RemoteError::Connection(m) => E::Connection(m),
-            RemoteError::Timeout(d) | RemoteError::DeadlineExceeded(d) => E::Timeout(d),
-            RemoteError::Parse(m) => E::Parse(m),
-            RemoteError::InvalidToolArguments { .. } => E::Parse(text),
-        }
+            RemoteError::StreamServerError { .. } => E::Backend(text, None),
+            RemoteError::Connection(m) => E::Connection(m, None),
+            RemoteError::Timeout(d) | RemoteError::DeadlineExceeded(d) => E::Timeout(d, None),
+            RemoteError::Parse(m) => E::Parse(m, None),
+            RemoteError::InvalidToolArguments { .. } => E::Parse(text, None),
+        };
+        core.with_source(error)
     }
 }

@@ -6,13 +6,13 @@
 //!
 //! ## Tutorial
 //!
-//! Build a model, from the seed's environment variables or explicitly:
+//! Build a model, from the environment variables of the SLM Swap evaluation or explicitly:
 //!
 //! ```
 //! use slm_core::{ChatModel, ChatRequest, GenerationOptions};
 //! use slm_remote::{AzureOpenAiModel, OpenAiCompatibleModel, RetryPolicy};
 //!
-//! // Seed 002: AZURE_ENDPOINT, AZURE_DEPLOYMENT, AZURE_API_KEY, AZURE_API_VERSION.
+//! // AZURE_ENDPOINT, AZURE_DEPLOYMENT, AZURE_API_KEY and AZURE_API_VERSION.
 //! let azure = AzureOpenAiModel::from_env();
 //! # let _ = azure;
 //!
@@ -24,7 +24,7 @@
 //!     .unwrap();
 //! assert_eq!(local.id(), "phi-4-mini");
 //!
-//! // Requests are slm-core's; seed 002 asks for temperature 0 and seed 42.
+//! // Requests are slm-core's; evaluations ask for temperature 0 and seed 42.
 //! let request = ChatRequest::builder()
 //!     .user("Capital of France?")
 //!     .options(GenerationOptions::deterministic())
@@ -35,7 +35,23 @@
 //! Then `model.chat(request).await` answers with text, tool calls, usage and timings, and
 //! `model.chat_stream(request)` streams [`slm_core::ChatEvent`]s ending with the same
 //! response. Both are `ChatModel` methods, so these models nest in `DraftRefine` or
-//! `Fallback` like any other. `complete` is `chat` with this crate's typed [`RemoteError`].
+//! `Fallback` like any other. Their errors are [`slm_core::Error`]s that keep this crate's
+//! typed [`RemoteError`] as their source:
+//!
+//! ```
+//! use slm_remote::RemoteError;
+//! let core: slm_core::Error = RemoteError::DeploymentNotFound {
+//!     url: "https://r.openai.azure.com/openai/deployments/gpt/chat/completions".into(),
+//!     deployment: "gpt".into(),
+//!     message: "The API deployment for this resource does not exist.".into(),
+//! }
+//! .into();
+//! assert!(matches!(core, slm_core::Error::Http { status: 404, .. }));
+//! let Some(RemoteError::DeploymentNotFound { deployment, .. }) = core.downcast_ref() else {
+//!     panic!("{core:?}")
+//! };
+//! assert_eq!(deployment, "gpt");
+//! ```
 //!
 //! ## Design decisions
 //!

@@ -42,7 +42,7 @@ async fn rate_limited_with_retry_after_then_ok() {
         .await;
     let model = azure(&server.uri(), "chat", fast_retries(3));
     let started = Instant::now();
-    let response = model.complete(hi()).await.unwrap();
+    let response = model.chat(hi()).await.unwrap();
     assert_eq!(response.text(), "ok");
     assert_eq!(requests(&server).await, 2);
     // The backoff policy would wait ≤ 5 ms: the 300 ms wait is the server's retry-after-ms.
@@ -59,7 +59,7 @@ async fn rate_limited_beyond_the_deadline_fails_at_once_with_the_wait() {
     let policy = fast_retries(5).with_total_deadline(Duration::from_secs(5));
     let model = azure(&server.uri(), "chat", policy);
     let started = Instant::now();
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     assert!(
         matches!(error, RemoteError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(60)),
         "{error:?}"
@@ -78,7 +78,7 @@ async fn service_unavailable_until_retries_run_out() {
         .mount(&server)
         .await;
     let model = compatible(&server.uri(), fast_retries(3));
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     assert!(
         matches!(&error, RemoteError::Http { status: 503, message, .. } if message == "upstream overloaded"),
         "{error:?}"
@@ -106,7 +106,7 @@ async fn every_retryable_status_is_retried_and_others_are_not() {
             .mount(&server)
             .await;
         let model = compatible(&server.uri(), fast_retries(2));
-        let error = model.complete(hi()).await.unwrap_err();
+        let error = remote_error(&model, hi()).await;
         assert!(
             matches!(error, RemoteError::Http { status: s, .. } if s == status),
             "{error:?}"
@@ -132,7 +132,7 @@ async fn a_slow_server_times_out_each_attempt() {
         .await;
     let policy = fast_retries(2).with_request_timeout(Duration::from_millis(150));
     let model = compatible(&server.uri(), policy);
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     assert!(
         matches!(error, RemoteError::Timeout(d) if d == Duration::from_millis(150)),
         "{error:?}"
@@ -140,7 +140,7 @@ async fn a_slow_server_times_out_each_attempt() {
     assert_eq!(requests(&server).await, 2);
     assert!(matches!(
         slm_core::Error::from(error),
-        slm_core::Error::Timeout(_)
+        slm_core::Error::Timeout(..)
     ));
 }
 
@@ -160,7 +160,7 @@ async fn the_total_deadline_bounds_the_whole_call() {
         .with_total_deadline(Duration::from_millis(200));
     let model = compatible(&server.uri(), policy);
     let started = Instant::now();
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     assert!(
         matches!(error, RemoteError::DeadlineExceeded(_)),
         "{error:?}"
@@ -189,7 +189,7 @@ async fn a_connection_cut_mid_stream_ends_the_stream_with_a_connection_error() {
         &ChatEvent::TextDelta("Hel".into())
     );
     assert!(
-        matches!(&events[1], Err(slm_core::Error::Connection(_))),
+        matches!(&events[1], Err(slm_core::Error::Connection(..))),
         "{events:?}"
     );
     // Text had reached the caller, so the stream was not tried again.
@@ -254,7 +254,7 @@ async fn a_connection_cut_before_the_answer_is_retried_then_reported() {
     })
     .await;
     let model = compatible(&server.base(), fast_retries(3));
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     assert!(matches!(error, RemoteError::Connection(_)), "{error:?}");
     assert_eq!(server.connections(), 3);
 }
@@ -265,7 +265,7 @@ async fn no_server_at_all_is_a_connection_error() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let model = compatible(&base, fast_retries(2));
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     assert!(
         matches!(&error, RemoteError::Connection(m) if m.contains("could not connect")),
         "{error:?}"
@@ -287,7 +287,7 @@ async fn a_malformed_sse_line_is_a_parse_error() {
     let model = compatible(&server.uri(), fast_retries(3));
     let events: Vec<_> = model.chat_stream(hi()).collect().await;
     assert!(
-        matches!(events.last(), Some(Err(slm_core::Error::Parse(_)))),
+        matches!(events.last(), Some(Err(slm_core::Error::Parse(..)))),
         "{events:?}"
     );
     assert_eq!(requests(&server).await, 1);
@@ -308,7 +308,7 @@ async fn an_error_event_inside_a_stream_is_typed() {
     let model = azure(&server.uri(), "chat", fast_retries(3));
     let events: Vec<_> = model.chat_stream(hi()).collect().await;
     assert!(
-        matches!(events.last(), Some(Err(slm_core::Error::ContentFiltered(m))) if m.contains("filtered")),
+        matches!(events.last(), Some(Err(slm_core::Error::ContentFiltered(m, ..))) if m.contains("filtered")),
         "{events:?}"
     );
     assert_eq!(requests(&server).await, 1);
@@ -326,7 +326,7 @@ async fn an_invalid_json_body_is_a_parse_error() {
         .mount(&server)
         .await;
     let model = compatible(&server.uri(), fast_retries(3));
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     assert!(
         matches!(&error, RemoteError::Parse(m) if m.contains("{\"choices\": [tru")),
         "{error:?}"
@@ -344,7 +344,7 @@ async fn deployment_not_found_names_the_url_and_what_to_check() {
         .mount(&server)
         .await;
     let model = azure(&server.uri(), "wrong-name", fast_retries(3));
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     let RemoteError::DeploymentNotFound {
         url,
         deployment,
@@ -367,7 +367,7 @@ async fn deployment_not_found_names_the_url_and_what_to_check() {
     assert_eq!(requests(&server).await, 1);
     let core = slm_core::Error::from(error);
     assert!(
-        matches!(&core, slm_core::Error::Http { status: 404, code: Some(c), body } if c == "DeploymentNotFound" && body.contains("wrong-name"))
+        matches!(&core, slm_core::Error::Http { status: 404, code: Some(c), body, .. } if c == "DeploymentNotFound" && body.contains("wrong-name"))
     );
 }
 
@@ -384,7 +384,7 @@ async fn a_content_filtered_prompt_is_typed_with_its_category() {
         .mount(&server)
         .await;
     let model = azure(&server.uri(), "chat", fast_retries(3));
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     let RemoteError::ContentFiltered { message, details } = &error else {
         panic!("{error:?}");
     };
@@ -393,7 +393,7 @@ async fn a_content_filtered_prompt_is_typed_with_its_category() {
     assert_eq!(requests(&server).await, 1);
     assert!(matches!(
         slm_core::Error::from(error),
-        slm_core::Error::ContentFiltered(_)
+        slm_core::Error::ContentFiltered(..)
     ));
 }
 
@@ -407,7 +407,7 @@ async fn an_unsupported_api_version_is_typed() {
         .mount(&server)
         .await;
     let model = azure(&server.uri(), "chat", fast_retries(3));
-    let error = model.complete(hi()).await.unwrap_err();
+    let error = remote_error(&model, hi()).await;
     assert!(
         matches!(&error, RemoteError::InvalidApiVersion { api_version, message, .. }
             if api_version == "2024-05-01-preview" && message == "API version not supported"),
@@ -433,7 +433,7 @@ async fn tool_arguments_that_are_not_json_are_kept_raw_with_a_typed_error() {
         .user("x")
         .tool(ToolSpec::new("f", "", json!({"type": "object"})))
         .build();
-    let error = model.complete(request.clone()).await.unwrap_err();
+    let error = remote_error(&model, request.clone()).await;
     let RemoteError::InvalidToolArguments {
         tool,
         raw,
@@ -450,7 +450,7 @@ async fn tool_arguments_that_are_not_json_are_kept_raw_with_a_typed_error() {
     );
     assert_eq!(requests(&server).await, 1);
     assert!(
-        matches!(model.chat(request).await, Err(slm_core::Error::Parse(m)) if m.contains("{city: Oslo"))
+        matches!(model.chat(request).await, Err(slm_core::Error::Parse(m, ..)) if m.contains("{city: Oslo"))
     );
 }
 
@@ -466,18 +466,22 @@ async fn keys_never_appear_in_debug_or_errors() {
         .await;
     let model = azure(&server.uri(), "chat", fast_retries(3));
     assert!(!format!("{model:?}").contains(KEY));
-    let error = model.complete(hi()).await.unwrap_err();
+    let core = model.chat(hi()).await.unwrap_err();
+    let error = typed(&core);
     assert!(
         matches!(error, RemoteError::Unauthorized { status: 401, .. }),
         "{error:?}"
     );
     assert!(!format!("{error} {error:?}").contains(KEY));
-    let core = slm_core::Error::from(error);
     assert!(!format!("{core} {core:?}").contains(KEY));
     // Said once: not "HTTP 401: HTTP 401: access denied".
     let said = core.to_string();
     assert!(said.starts_with("HTTP 401: access denied"), "{said}");
     assert_eq!(said.matches("401").count(), 1, "{said}");
+    // The source says the same, so a printed chain that leaves out a cause the message
+    // already holds says it once too.
+    let source = std::error::Error::source(&core).unwrap().to_string();
+    assert!(said.contains(&source), "{said} / {source}");
     // A server message ending in a period does not meet ours as "..".
     let dotted = RemoteError::Unauthorized {
         status: 403,
@@ -502,10 +506,11 @@ async fn bad_configuration_is_a_typed_error_not_a_panic() {
         OpenAiCompatibleModel::new("not a url", "m"),
         Err(RemoteError::Config(_))
     ));
-    let no_messages = compatible("http://127.0.0.1:9", fast_retries(1))
-        .complete(ChatRequest::default())
-        .await
-        .unwrap_err();
+    let no_messages = remote_error(
+        &compatible("http://127.0.0.1:9", fast_retries(1)),
+        ChatRequest::default(),
+    )
+    .await;
     assert!(matches!(no_messages, RemoteError::InvalidRequest(_)));
 }
 
@@ -531,7 +536,7 @@ async fn the_concurrency_cap_bounds_requests_in_flight() {
         .retry(fast_retries(1))
         .build()
         .unwrap();
-    let calls = (0..6).map(|_| model.complete(hi()));
+    let calls = (0..6).map(|_| model.chat(hi()));
     let results = futures::future::join_all(calls).await;
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(peak.load(Ordering::SeqCst), 2);
@@ -559,7 +564,7 @@ async fn dropping_a_chat_future_closes_the_connection() {
     })
     .await;
     let model = compatible(&server.base(), fast_retries(1));
-    let call = model.complete(hi());
+    let call = model.chat(hi());
     tokio::select! {
         _ = call => panic!("the server never answers"),
         _ = got_request_rx.recv() => {}
@@ -618,6 +623,6 @@ async fn no_retries_means_one_attempt() {
         .retry(RetryPolicy::no_retries())
         .build()
         .unwrap();
-    assert!(model.complete(hi()).await.is_err());
+    assert!(model.chat(hi()).await.is_err());
     assert_eq!(requests(&server).await, 1);
 }

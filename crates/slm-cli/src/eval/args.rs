@@ -123,7 +123,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Requests in flight per model: 4 by default for remote models; for llamacpp models the
-    /// number of sequences decoded together (default 8, the seed's batch size).
+    /// number of sequences decoded together (default 8, the SLM Swap evaluation's batch size).
     #[arg(long, alias = "batch-size")]
     pub concurrency: Option<usize>,
     /// Context length per sequence of llamacpp models (default: the model's, at most 4096).

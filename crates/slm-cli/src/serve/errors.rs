@@ -147,11 +147,11 @@ impl ApiError {
         use slm_core::Error as E;
         let message = error.to_string();
         match error {
-            E::InvalidRequest(_) => Self::bad_request(message),
+            E::InvalidRequest(..) => Self::bad_request(message),
             E::ContextOverflow { .. } => {
                 Self::invalid_param("messages", message).with_code("context_length_exceeded")
             }
-            E::ContentFiltered(_) => Self::bad_request(message).with_code("content_filter"),
+            E::ContentFiltered(..) => Self::bad_request(message).with_code("content_filter"),
             E::RateLimited { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", message)
                     .with_code("rate_limit_exceeded")
@@ -166,12 +166,12 @@ impl ApiError {
                 _ => Self::new(StatusCode::BAD_GATEWAY, "server_error", message)
                     .with_code("upstream_error"),
             },
-            E::Connection(_) => Self::new(StatusCode::BAD_GATEWAY, "server_error", message)
+            E::Connection(..) => Self::new(StatusCode::BAD_GATEWAY, "server_error", message)
                 .with_code("upstream_error"),
-            E::Timeout(_) => Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout_error", message)
+            E::Timeout(..) => Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout_error", message)
                 .with_code("timeout"),
             E::Cancelled => Self::unavailable(message).with_code("cancelled"),
-            E::ModelLoad(_) => Self::unavailable(message).with_code("model_load_failed"),
+            E::ModelLoad(..) => Self::unavailable(message).with_code("model_load_failed"),
             _ => Self::internal(message),
         }
     }
@@ -207,22 +207,30 @@ mod tests {
     fn core_errors_map_to_the_statuses_clients_expect() {
         use slm_core::Error as E;
         let cases = [
-            (E::InvalidRequest("x".into()), 400),
+            (E::InvalidRequest("x".into(), None), 400),
             (
                 E::ContextOverflow {
                     needed: 9,
                     limit: 4,
+                    source: None,
                 },
                 400,
             ),
-            (E::Backend("boom".into()), 500),
-            (E::Config("c".into()), 500),
-            (E::RateLimited { retry_after: None }, 429),
+            (E::Backend("boom".into(), None), 500),
+            (E::Config("c".into(), None), 500),
+            (
+                E::RateLimited {
+                    retry_after: None,
+                    source: None,
+                },
+                429,
+            ),
             (
                 E::Http {
                     status: 404,
                     code: None,
                     body: "b".into(),
+                    source: None,
                 },
                 404,
             ),
@@ -231,12 +239,13 @@ mod tests {
                     status: 401,
                     code: None,
                     body: "b".into(),
+                    source: None,
                 },
                 502,
             ),
-            (E::Connection("refused".into()), 502),
-            (E::Timeout(std::time::Duration::from_secs(1)), 504),
-            (E::ModelLoad("m".into()), 503),
+            (E::Connection("refused".into(), None), 502),
+            (E::Timeout(std::time::Duration::from_secs(1), None), 504),
+            (E::ModelLoad("m".into(), None), 503),
         ];
         for (error, status) in cases {
             let api = ApiError::from_core(&error);
@@ -254,6 +263,7 @@ mod tests {
         let overflow = ApiError::from_core(&slm_core::Error::ContextOverflow {
             needed: 2,
             limit: 1,
+            source: None,
         });
         assert_eq!(overflow.body()["error"]["code"], "context_length_exceeded");
     }

@@ -22,7 +22,7 @@ use crate::{Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatS
 /// use std::sync::Arc;
 /// use slm_core::{Balanced, ChatModel, ChatRequest, Error, ScriptedModel};
 /// # futures::executor::block_on(async {
-/// let down = ScriptedModel::new("a").fail(Error::Connection("refused".into()));
+/// let down = ScriptedModel::new("a").fail(Error::Connection("refused".into(), None));
 /// let up = ScriptedModel::new("b").reply("hi");
 /// let model = Balanced::new(vec![Arc::new(down), Arc::new(up)], 4);
 /// let answer = model.chat(ChatRequest::builder().user("hello").build()).await.unwrap();
@@ -272,7 +272,7 @@ impl Balanced {
             }
             Err(error) => {
                 let wait = match error {
-                    Error::RateLimited { retry_after } => {
+                    Error::RateLimited { retry_after, .. } => {
                         state.limit = (state.limit / 2).max(1);
                         retry_after.unwrap_or(self.cooldown)
                     }
@@ -312,7 +312,7 @@ impl ChatModel for Balanced {
 
     async fn chat(&self, request: ChatRequest) -> crate::Result<ChatResponse> {
         let mut tried = Vec::new();
-        let mut last_error = Error::InvalidRequest("Balanced has no replicas".into());
+        let mut last_error = Error::InvalidRequest("Balanced has no replicas".into(), None);
         while let Some(lease) = self.acquire(&tried).await {
             let index = lease.index;
             tried.push(index);
@@ -339,7 +339,7 @@ impl ChatModel for Balanced {
     fn chat_stream(&self, request: ChatRequest) -> ChatStream<'_> {
         let chosen = async move {
             let mut tried = Vec::new();
-            let mut last_error = Error::InvalidRequest("Balanced has no replicas".into());
+            let mut last_error = Error::InvalidRequest("Balanced has no replicas".into(), None);
             while let Some(lease) = self.acquire(&tried).await {
                 let index = lease.index;
                 tried.push(index);
@@ -467,6 +467,7 @@ mod tests {
     async fn a_rate_limited_replica_is_left_out_and_its_limit_halved() {
         let limited = ScriptedModel::new("a").fail(Error::RateLimited {
             retry_after: Some(Duration::from_secs(60)),
+            source: None,
         });
         let mut healthy = ScriptedModel::new("b");
         for _ in 0..3 {
@@ -483,11 +484,11 @@ mod tests {
 
     #[tokio::test]
     async fn errors_another_replica_would_repeat_are_returned_at_once() {
-        let a = ScriptedModel::new("a").fail(Error::InvalidRequest("bad schema".into()));
+        let a = ScriptedModel::new("a").fail(Error::InvalidRequest("bad schema".into(), None));
         let b = ScriptedModel::new("b").reply("never");
         let balanced = Balanced::new(vec![Arc::new(a), Arc::new(b)], 1);
         let err = balanced.chat(request()).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidRequest(_)));
+        assert!(matches!(err, Error::InvalidRequest(..)));
         assert_eq!(balanced.replica_stats()[1].sent, 0);
     }
 
@@ -495,23 +496,23 @@ mod tests {
     async fn when_every_replica_fails_the_last_error_is_returned() {
         let refused = |id: &str| {
             ScriptedModel::new(id)
-                .fail(Error::Connection(format!("refused {id}")))
-                .fail(Error::Connection(format!("refused {id}")))
+                .fail(Error::Connection(format!("refused {id}"), None))
+                .fail(Error::Connection(format!("refused {id}"), None))
         };
         let (a, b) = (refused("a"), refused("b"));
         let balanced = Balanced::new(vec![Arc::new(a), Arc::new(b)], 1);
         let err = balanced.chat(request()).await.unwrap_err();
-        assert!(matches!(err, Error::Connection(_)), "{err:?}");
+        assert!(matches!(err, Error::Connection(..)), "{err:?}");
         let stats = balanced.replica_stats();
         assert!(stats.iter().all(|s| s.sent == 1 && s.down), "{stats:?}");
         // Every replica is down: the next request still goes to the one back soonest.
         let err = balanced.chat(request()).await.unwrap_err();
-        assert!(matches!(err, Error::Connection(_)));
+        assert!(matches!(err, Error::Connection(..)));
     }
 
     #[tokio::test]
     async fn streams_fail_over_before_their_first_event() {
-        let a = ScriptedModel::new("a").fail(Error::Timeout(Duration::from_secs(1)));
+        let a = ScriptedModel::new("a").fail(Error::Timeout(Duration::from_secs(1), None));
         let b = ScriptedModel::new("b").reply("streamed");
         let balanced = Balanced::new(vec![Arc::new(a), Arc::new(b)], 1);
         let (text, response) = crate::collect_stream(balanced.chat_stream(request()))

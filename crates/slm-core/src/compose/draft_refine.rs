@@ -9,10 +9,10 @@ use futures::StreamExt;
 use crate::compose::EscalationPolicy;
 use crate::{
     Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Message, Result,
-    Role, Timings, collect_stream,
+    Role, StageLog, collect_stream,
 };
 
-/// The refine prompt of seed 000, with the original question kept for context.
+/// The default refine prompt: improve the draft, with the original question kept for context.
 const DEFAULT_REFINE_TEMPLATE: &str = "Refine and polish the draft answer below. Keep its facts.\n\nQuestion:\n{question}\n\nDraft:\n{draft}";
 
 /// Draft with a small model; refine with a large one when an [`EscalationPolicy`] says so.
@@ -117,40 +117,26 @@ impl DraftRefine {
 }
 
 /// Joins the draft (and the refinement, if any) into one response with honest totals.
+/// `refined` carries when the refinement started (after `started`); `first_token_at`, when
+/// the answer streamed, when its first token came.
 fn combine(
     started: Instant,
     draft: ChatResponse,
     refined: Option<(Duration, ChatResponse)>,
     first_token_at: Option<Duration>,
 ) -> ChatResponse {
-    let mut stages = draft.stages_as("draft");
-    let (mut out, refine_offset) = match refined {
+    let mut log = StageLog::started_at(started);
+    log.push_response("draft", &draft);
+    let mut out = match refined {
         Some((offset, refined)) => {
-            stages.extend(refined.stages_as("refine"));
-            (refined, Some(offset))
+            log.push_response("refine", &refined);
+            log.finish(refined, started + offset)
         }
-        None => (draft.clone(), None),
+        None => log.finish(draft, started),
     };
-    let sum = |f: fn(&Timings) -> Duration| stages.iter().map(|s| f(&s.timings)).sum::<Duration>();
-    let ttft = first_token_at.unwrap_or(match refine_offset {
-        Some(offset) => offset + out.timings.time_to_first_token,
-        None => draft.timings.time_to_first_token,
-    });
-    out.timings = Timings {
-        prep: sum(|t| t.prep),
-        queue: sum(|t| t.queue),
-        send: sum(|t| t.send),
-        prompt_eval: sum(|t| t.prompt_eval),
-        time_to_first_token: ttft,
-        total: started.elapsed(),
-        prompt_tokens_per_second: out.timings.prompt_tokens_per_second,
-        decode_tokens_per_second: out.timings.decode_tokens_per_second,
-    };
-    out.usage = stages
-        .iter()
-        .map(|s| s.usage)
-        .fold(Default::default(), |a, b| a + b);
-    out.stages = stages;
+    if let Some(ttft) = first_token_at {
+        out.timings.time_to_first_token = ttft;
+    }
     out
 }
 

@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use crate::{
     Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Error, Result,
-    Stage, Timings,
+    Stage, StageLog, Timings,
 };
 
 type Reject = Arc<dyn Fn(&ChatResponse) -> bool + Send + Sync>;
@@ -18,8 +18,8 @@ type Reject = Arc<dyn Fn(&ChatResponse) -> bool + Send + Sync>;
 /// ```
 /// use slm_core::{ChatResponse, Error, FallbackWhen};
 /// let w = FallbackWhen::RetryableError;
-/// assert!(w.rejects_error(&Error::Timeout(std::time::Duration::from_secs(1))));
-/// assert!(!w.rejects_error(&Error::InvalidRequest("x".into())));
+/// assert!(w.rejects_error(&Error::Timeout(std::time::Duration::from_secs(1), None)));
+/// assert!(!w.rejects_error(&Error::InvalidRequest("x".into(), None)));
 /// let w = FallbackWhen::error_or(|r: &ChatResponse| r.text().is_empty());
 /// assert!(w.rejects_response(&ChatResponse::from_text("m", "")));
 /// ```
@@ -89,7 +89,7 @@ impl std::fmt::Debug for FallbackWhen {
 /// use std::sync::Arc;
 /// use slm_core::{ChatModel, ChatRequest, Error, Fallback, ScriptedModel};
 /// # futures::executor::block_on(async {
-/// let flaky = Arc::new(ScriptedModel::new("remote").fail(Error::Timeout(Default::default())));
+/// let flaky = Arc::new(ScriptedModel::new("remote").fail(Error::Timeout(Default::default(), None)));
 /// let local = Arc::new(ScriptedModel::new("local").reply("from local"));
 /// let model = Fallback::new(vec![flaky, local]);
 /// let r = model.chat(ChatRequest::builder().user("hi").build()).await.unwrap();
@@ -157,22 +157,16 @@ fn failed_stage(index: usize, model: &dyn ChatModel, started: Instant) -> Stage 
     }
 }
 
+/// The answer of attempt `index` (which began at `call_started`) after the failed or rejected
+/// attempts in `log`.
 fn finish(
-    started: Instant,
-    mut response: ChatResponse,
-    mut stages: Vec<Stage>,
+    mut log: StageLog,
+    response: ChatResponse,
     index: usize,
+    call_started: Instant,
 ) -> ChatResponse {
-    let offset = stages.iter().map(|s| s.timings.total).sum();
-    stages.extend(response.stages_as(&format!("attempt-{}", index + 1)));
-    response.usage = stages
-        .iter()
-        .map(|s| s.usage)
-        .fold(Default::default(), |a, b| a + b);
-    response.timings.time_to_first_token += offset;
-    response.timings.total = started.elapsed();
-    response.stages = stages;
-    response
+    log.push_response(&format!("attempt-{}", index + 1), &response);
+    log.finish(response, call_started)
 }
 
 #[async_trait]
@@ -200,23 +194,22 @@ impl ChatModel for Fallback {
     }
 
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        let started = Instant::now();
-        let mut stages = Vec::new();
-        let mut last_error = Error::InvalidRequest("Fallback has no models".into());
+        let mut log = StageLog::start();
+        let mut last_error = Error::InvalidRequest("Fallback has no models".into(), None);
         for (i, model) in self.models.iter().enumerate() {
             let attempt_started = Instant::now();
             let is_last = i + 1 == self.models.len();
             match model.chat(request.clone()).await {
                 Ok(r) if is_last || !self.when.rejects_response(&r) => {
-                    return Ok(finish(started, r, stages, i));
+                    return Ok(finish(log, r, i, attempt_started));
                 }
                 Ok(r) => {
                     tracing::debug!(model = model.id(), "response rejected, falling back");
-                    stages.extend(r.stages_as(&format!("attempt-{}", i + 1)));
+                    log.push_response(&format!("attempt-{}", i + 1), &r);
                 }
                 Err(e) if !is_last && self.when.rejects_error(&e) => {
                     tracing::debug!(model = model.id(), error = %e, "falling back");
-                    stages.push(failed_stage(i, model.as_ref(), attempt_started));
+                    log.push(failed_stage(i, model.as_ref(), attempt_started));
                     last_error = e;
                 }
                 Err(e) => return Err(e),
@@ -240,7 +233,7 @@ impl ChatModel for Fallback {
         }
         let started = Instant::now();
         let chosen = async move {
-            let mut stages = Vec::new();
+            let mut log = StageLog::started_at(started);
             for (i, model) in self.models.iter().enumerate() {
                 let attempt_started = Instant::now();
                 let mut stream = model.chat_stream(request.clone());
@@ -249,16 +242,18 @@ impl ChatModel for Fallback {
                 match first {
                     Some(Err(e)) if !is_last && self.when.rejects_error(&e) => {
                         tracing::debug!(model = model.id(), error = %e, "falling back");
-                        stages.push(failed_stage(i, model.as_ref(), attempt_started));
+                        log.push(failed_stage(i, model.as_ref(), attempt_started));
                     }
                     first => {
-                        let mut stages = Some(stages);
+                        let mut log = Some(log);
                         let rest = futures::stream::iter(first)
                             .chain(stream)
                             .map(move |event| match event? {
                                 ChatEvent::Done(r) => {
-                                    let stages = stages.take().unwrap_or_default();
-                                    Ok(ChatEvent::Done(Box::new(finish(started, *r, stages, i))))
+                                    let log =
+                                        log.take().unwrap_or_else(|| StageLog::started_at(started));
+                                    let done = finish(log, *r, i, attempt_started);
+                                    Ok(ChatEvent::Done(Box::new(done)))
                                 }
                                 other => Ok(other),
                             });
@@ -268,6 +263,7 @@ impl ChatModel for Fallback {
             }
             futures::stream::iter(vec![Err(Error::InvalidRequest(
                 "Fallback has no models".into(),
+                None,
             ))])
             .boxed()
         };

@@ -39,7 +39,7 @@ pub enum EscalationPolicy {
     Always,
     /// Never refine (the draft is the answer).
     Never,
-    /// Refine when the draft has more than this many characters (seed 000's heuristic).
+    /// Refine when the draft has more than this many characters (the hybrid pipeline's usual heuristic).
     DraftLongerThan(usize),
     /// Refine when the draft says the context is insufficient or that it cannot answer.
     DraftSaysInsufficient,

@@ -3,7 +3,7 @@
 //!
 //! Pass/fail metrics (`json_valid`, `exact_match`, ...) are averaged over the cases where they
 //! apply; `args_precision`, `args_recall` and `args_f1` are micro-averages over flattened
-//! argument key paths (true/false positives summed over cases, as the seed's `eval.py` does).
+//! argument key paths (true/false positives summed over cases, as the SLM Swap evaluation's `eval.py` does).
 
 mod structured;
 mod toolcall;

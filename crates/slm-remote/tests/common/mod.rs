@@ -10,11 +10,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use slm_remote::{AzureOpenAiModel, OpenAiCompatibleModel, RetryPolicy};
+use slm_core::{ChatModel, ChatRequest};
+use slm_remote::{AzureOpenAiModel, OpenAiCompatibleModel, RemoteError, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub const KEY: &str = "test-key-5f1c9e";
+
+/// The typed error behind a core error: its source, downcast.
+pub fn typed(error: &slm_core::Error) -> RemoteError {
+    error
+        .downcast_ref::<RemoteError>()
+        .cloned()
+        .unwrap_or_else(|| panic!("no RemoteError behind {error:?}"))
+}
+
+/// The typed error of a `chat` call that must fail.
+pub async fn remote_error(model: &dyn ChatModel, request: ChatRequest) -> RemoteError {
+    match model.chat(request).await {
+        Ok(response) => panic!("expected an error, got {response:?}"),
+        Err(error) => typed(&error),
+    }
+}
 
 /// Retries that do not slow the suite down.
 pub fn fast_retries(attempts: u32) -> RetryPolicy {
