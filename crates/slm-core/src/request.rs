@@ -275,7 +275,7 @@ fn check_opt(
 }
 
 impl GenerationOptions {
-    /// Greedy decoding: temperature 0, seed 42 (the evaluation default of seed 002).
+    /// Greedy decoding: temperature 0, seed 42 (the SLM Swap evaluation's default).
     ///
     /// ```
     /// assert!(slm_core::GenerationOptions::deterministic().is_greedy());

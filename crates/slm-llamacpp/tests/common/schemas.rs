@@ -21,8 +21,9 @@ impl Rng {
     }
 }
 
-/// One schema of the kinds seed 002 uses: objects, nested objects, bounded arrays, enums,
-/// const, numbers with ranges, required/optional properties, anyOf and `$defs`/`$ref`.
+/// One schema of the kinds the SLM Swap evaluation uses: objects, nested objects, bounded
+/// arrays, enums, const, numbers with ranges, required/optional properties, anyOf and
+/// `$defs`/`$ref`.
 pub fn schema(rng: &mut Rng, depth: u32, defs: &mut Map<String, Value>) -> Value {
     let kinds = if depth == 0 { 7 } else { 11 };
     match rng.below(kinds) {
