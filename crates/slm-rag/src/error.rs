@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// assert_eq!(e.to_string(), "a document with id \"doc-1\" is already in the index");
 /// let core: slm_core::Error = e.into();
 /// assert!(matches!(core, slm_core::Error::InvalidRequest(..)));
-/// assert!(matches!(core.downcast_ref(), Some(RagError::InvalidRequest(_))));
+/// assert!(matches!(core.downcast_ref(), Some(RagError::DuplicateId(id)) if id == "doc-1"));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
