@@ -399,10 +399,7 @@ mod tests {
             "only a.md"
         );
         let empty = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            index_folder(empty.path()),
-            Err(Error::Config(..))
-        ));
+        assert!(matches!(index_folder(empty.path()), Err(Error::Config(..))));
     }
 
     #[cfg(all(feature = "rag", feature = "remote"))]

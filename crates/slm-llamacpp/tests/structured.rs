@@ -80,10 +80,7 @@ async fn llama_cpp_grammars_that_compile_give_valid_json() {
                 assert_eq!(answer.finish_reason, FinishReason::Stop, "schema {i}");
                 assert_valid(schema, answer.text(), &format!("schema {i} (llama.cpp)"));
             }
-            Err(e) => assert!(
-                matches!(e, Error::InvalidRequest(..)),
-                "schema {i}: {e:?}"
-            ),
+            Err(e) => assert!(matches!(e, Error::InvalidRequest(..)), "schema {i}: {e:?}"),
         }
     }
     assert!(compiled >= 40, "only {compiled} of 50 schemas compiled");
