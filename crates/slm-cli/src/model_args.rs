@@ -135,6 +135,10 @@ pub struct SamplingArgs {
     /// Stop before this text (repeatable).
     #[arg(long, value_name = "TEXT")]
     pub stop: Vec<String>,
+    /// Speculative decoding with drafts looked up in the prompt (local models; faster when
+    /// the answer copies the prompt, the same answer either way).
+    #[arg(long = "prompt-lookup")]
+    pub prompt_lookup: bool,
 }
 
 impl SamplingArgs {
@@ -146,6 +150,9 @@ impl SamplingArgs {
             top_p: self.top_p,
             seed: self.seed,
             stop: self.stop.clone(),
+            prompt_lookup: self
+                .prompt_lookup
+                .then(slm::core::PromptLookup::default),
             ..Default::default()
         };
         options.validate()?;

@@ -52,9 +52,10 @@ pub use event::{ChatEvent, ChatStream, collect_stream, events_of_response};
 pub use message::{Message, Role};
 pub use model::{Capabilities, ChatModel};
 pub use request::{
-    ChatRequest, ChatRequestBuilder, DrySampling, GenerationOptions, InvalidOption, ResponseFormat,
+    ChatRequest, ChatRequestBuilder, DrySampling, GenerationOptions, InvalidOption, PromptLookup,
+    ResponseFormat,
 };
-pub use response::{ChatResponse, FinishReason, Stage, StageLog, Timings, Usage};
+pub use response::{ChatResponse, FinishReason, Speculation, Stage, StageLog, Timings, Usage};
 pub use scripted::ScriptedModel;
 pub use tool::{ToolCall, ToolCallIssue, ToolCallProblem, ToolChoice, ToolSpec};
 

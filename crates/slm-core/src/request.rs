@@ -134,6 +134,70 @@ pub struct GenerationOptions {
     /// Generation stops before any of these strings; they are not part of the answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// Prompt-lookup speculative decoding (local models): drafts copied from earlier text are
+    /// checked in one batch. The answer does not change; only its speed. Default: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_lookup: Option<PromptLookup>,
+}
+
+/// Prompt-lookup ("n-gram") speculative decoding: when the last `n` generated tokens
+/// (`ngram_max` down to `ngram_min`) appeared earlier in the prompt or the answer, the tokens
+/// that followed them there are proposed as a draft of up to `max_draft` tokens, and the model
+/// checks the whole draft in one batch. Each drafted position keeps the token the sampler
+/// picks from the model's own distribution there, so greedy answers are identical and sampled
+/// answers have the same distribution; extraction, JSON and RAG answers that copy spans of the
+/// prompt go faster.
+///
+/// ```
+/// let p = slm_core::PromptLookup::default();
+/// assert_eq!((p.ngram_min, p.ngram_max, p.max_draft), (2, 4, 8));
+/// let o = slm_core::GenerationOptions::default().with_prompt_lookup(p);
+/// assert!(o.validate().is_ok());
+/// let bad = slm_core::PromptLookup { ngram_min: 3, ngram_max: 2, max_draft: 8 };
+/// assert!(slm_core::GenerationOptions::default().with_prompt_lookup(bad).validate().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PromptLookup {
+    /// Shortest n-gram matched, at least 1. Default: 2.
+    pub ngram_min: u32,
+    /// Longest n-gram matched (tried first), from `ngram_min` to 16. Default: 4.
+    pub ngram_max: u32,
+    /// Most draft tokens checked per step, 1 to 64. Default: 8.
+    pub max_draft: u32,
+}
+
+impl Default for PromptLookup {
+    fn default() -> Self {
+        Self {
+            ngram_min: 2,
+            ngram_max: 4,
+            max_draft: 8,
+        }
+    }
+}
+
+impl PromptLookup {
+    fn validate(&self) -> Result<(), InvalidOption> {
+        if self.ngram_min == 0 {
+            return Err(InvalidOption::new("prompt_lookup.ngram_min", 0, "at least 1"));
+        }
+        if self.ngram_max < self.ngram_min || self.ngram_max > 16 {
+            return Err(InvalidOption::new(
+                "prompt_lookup.ngram_max",
+                self.ngram_max,
+                "from ngram_min to 16",
+            ));
+        }
+        if !(1..=64).contains(&self.max_draft) {
+            return Err(InvalidOption::new(
+                "prompt_lookup.max_draft",
+                self.max_draft,
+                "from 1 to 64",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// DRY sampling ("don't repeat yourself", as in llama.cpp and text-generation-webui): a token
@@ -338,7 +402,10 @@ impl GenerationOptions {
         {
             return Err(InvalidOption::new("repeat_last_n", n, "at most 2^31 - 1"));
         }
-        self.dry.as_ref().map_or(Ok(()), DrySampling::validate)
+        self.dry.as_ref().map_or(Ok(()), DrySampling::validate)?;
+        self.prompt_lookup
+            .as_ref()
+            .map_or(Ok(()), PromptLookup::validate)
     }
 
     /// Sets `max_tokens`.
@@ -445,6 +512,17 @@ impl GenerationOptions {
     /// ```
     pub fn with_dry(mut self, dry: DrySampling) -> Self {
         self.dry = Some(dry);
+        self
+    }
+
+    /// Turns prompt-lookup speculative decoding on.
+    ///
+    /// ```
+    /// let o = slm_core::GenerationOptions::default().with_prompt_lookup(slm_core::PromptLookup::default());
+    /// assert_eq!(o.prompt_lookup.unwrap().max_draft, 8);
+    /// ```
+    pub fn with_prompt_lookup(mut self, lookup: PromptLookup) -> Self {
+        self.prompt_lookup = Some(lookup);
         self
     }
 

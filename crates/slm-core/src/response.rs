@@ -139,6 +139,35 @@ pub struct Timings {
     /// Generated tokens per second after the first token, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_tokens_per_second: Option<f64>,
+    /// Draft tokens proposed and accepted, when the answer was decoded speculatively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speculation: Option<Speculation>,
+}
+
+/// How speculative decoding went for one answer.
+///
+/// ```
+/// let s = slm_core::Speculation { drafted: 40, accepted: 30 };
+/// assert_eq!(s.acceptance_rate(), Some(0.75));
+/// assert_eq!(slm_core::Speculation::default().acceptance_rate(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Speculation {
+    /// Draft tokens checked by the model.
+    pub drafted: u32,
+    /// Draft tokens the model's own choice agreed with (kept without decoding them again).
+    pub accepted: u32,
+}
+
+impl Speculation {
+    /// `accepted / drafted`, when anything was drafted.
+    ///
+    /// ```
+    /// assert_eq!(slm_core::Speculation { drafted: 4, accepted: 1 }.acceptance_rate(), Some(0.25));
+    /// ```
+    pub fn acceptance_rate(&self) -> Option<f64> {
+        (self.drafted > 0).then(|| f64::from(self.accepted) / f64::from(self.drafted))
+    }
 }
 
 impl Timings {

@@ -114,6 +114,7 @@ mod perplexity;
 mod quantize;
 mod sampling;
 mod session;
+mod speculative;
 pub mod source;
 pub mod testing;
 mod text;

@@ -31,13 +31,16 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use slm_core::{ChatEvent, ChatResponse, FinishReason, GenerationOptions, Message, Timings, Usage};
+use slm_core::{
+    ChatEvent, ChatResponse, FinishReason, GenerationOptions, Message, PromptLookup, Speculation,
+    Timings, Usage,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::constrain::{Compiler, Constraint, ConstraintCheck, ConstraintSpec, SchemaBackend};
 use crate::text::{StopMatcher, Utf8Decoder};
 use crate::tools::{CallWatcher, parse_calls};
-use crate::{LlamaCppError, LoadOptions, sampling};
+use crate::{LlamaCppError, LoadOptions, sampling, speculative};
 
 /// Events sent back to one caller.
 pub(crate) type EventSender = mpsc::UnboundedSender<Result<ChatEvent, slm_core::Error>>;
@@ -133,6 +136,10 @@ pub struct WorkerStats {
     pub prompt_tokens_cached: u64,
     /// Tokens sampled.
     pub tokens_generated: u64,
+    /// Tokens the prompt cache holds now in idle slots (at most one context per slot: the
+    /// cache never grows beyond the slots' preallocated KV memory).
+    #[serde(default)]
+    pub prompt_cache_tokens: u64,
 }
 
 /// What the worker reports once the model is loaded.
@@ -392,6 +399,15 @@ struct Sequence {
     calls: Option<CallWatcher>,
     /// The fault a test asked this request to provoke.
     fault: Fault,
+    /// Prompt-lookup speculative decoding, when the request asked for it.
+    lookup: Option<PromptLookup>,
+    /// Draft tokens in the current batch, right after `next_token` (positions `pos..`).
+    draft: Vec<LlamaToken>,
+    /// Draft tokens checked and accepted so far.
+    speculation: Speculation,
+    /// Longest draft worth checking next: doubles while drafts are kept whole, falls to what
+    /// was kept (at least 1) after a miss, so text that does not copy its prompt pays little.
+    draft_limit: usize,
 }
 
 struct Worker<'m> {
@@ -524,7 +540,15 @@ impl Worker<'_> {
                 }
             }
             Command::Stats(reply) => {
-                let _ = reply.send(self.stats);
+                let idle = self
+                    .free_seq_ids
+                    .iter()
+                    .filter_map(|&id| self.slots.get(id as usize));
+                let held = idle.map(|slot| slot.tokens.len() as u64).sum();
+                let _ = reply.send(WorkerStats {
+                    prompt_cache_tokens: held,
+                    ..self.stats
+                });
             }
             Command::CountTokens { text, reply } => {
                 let _ = reply.send(guard(|| self.tokenize(&text).len()));
@@ -793,6 +817,10 @@ impl Worker<'_> {
             constraint,
             calls: job.tool_calls.map(CallWatcher::new),
             fault,
+            lookup: job.options.prompt_lookup,
+            draft: Vec::new(),
+            speculation: Speculation::default(),
+            draft_limit: 2,
             job,
         });
     }
@@ -816,6 +844,10 @@ impl Worker<'_> {
                 seq.decoded_output.push(token);
                 seq.pos += 1;
                 budget -= 1;
+                if let Some(lookup) = seq.lookup {
+                    add_draft(&mut self.batch, seq, &lookup, budget, self.context_length);
+                    budget -= seq.draft.len();
+                }
             }
         }
         // A sequence whose prefix others wait for decodes exactly up to that prefix first, so
@@ -883,7 +915,7 @@ impl Worker<'_> {
                 continue;
             };
             // A panic while sampling one sequence fails that sequence only.
-            match guard(|| self.sample_and_accept(i, index)) {
+            match guard(|| self.sample_with_draft(i, index)) {
                 Ok(Ok(Some(end))) => finished.push((i, Ok(end))),
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) | Err(e) => finished.push((i, Err(e))),
@@ -896,6 +928,66 @@ impl Worker<'_> {
                 Err(e) => self.fail(seq, e),
             }
         }
+    }
+
+    /// Samples sequence `i` at its logits `index` and, while the sampled token equals the next
+    /// drafted one (whose logits follow in the batch), at the draft's positions too. Drafted
+    /// tokens past the first disagreement leave the cache. Returns why the sequence ends, if
+    /// it does.
+    fn sample_with_draft(&mut self, i: usize, index: i32) -> Result<Option<End>, LlamaCppError> {
+        let draft = std::mem::take(&mut self.active[i].draft);
+        let mut index = index;
+        let mut kept = 0;
+        let end = loop {
+            if let Some(end) = self.sample_and_accept(i, index)? {
+                break Some(end);
+            }
+            let seq = &mut self.active[i];
+            match draft.get(kept) {
+                Some(&drafted) if seq.next_token == Some(drafted) => {
+                    // Its keys and values are in the cache already: go on from its logits.
+                    seq.next_token = None;
+                    seq.decoded_output.push(drafted);
+                    seq.pos += 1;
+                    kept += 1;
+                    index += 1;
+                }
+                _ => break None,
+            }
+        };
+        let seq = &mut self.active[i];
+        seq.speculation.drafted += draft.len() as u32;
+        seq.speculation.accepted += kept as u32;
+        if !draft.is_empty() {
+            let max_draft = seq.lookup.map_or(1, |l| l.max_draft as usize);
+            seq.draft_limit = if kept == draft.len() {
+                (seq.draft_limit * 2).min(max_draft)
+            } else {
+                kept.max(1)
+            };
+        }
+        if kept < draft.len() {
+            let (seq_id, pos) = (seq.seq_id, seq.pos);
+            self.drop_positions_from(seq_id, pos)?;
+        }
+        Ok(end)
+    }
+
+    /// Removes a sequence's cached positions from `pos` on (rejected draft tokens).
+    fn drop_positions_from(&mut self, seq_id: i32, pos: i32) -> Result<(), LlamaCppError> {
+        let kv = |what: String| LlamaCppError::KvCache(what);
+        let id = u32::try_from(seq_id).map_err(|e| kv(format!("sequence id {seq_id}: {e}")))?;
+        let from = u32::try_from(pos).map_err(|e| kv(format!("position {pos}: {e}")))?;
+        let removed = self
+            .ctx
+            .clear_kv_cache_seq(Some(id), Some(from), None)
+            .map_err(|e| kv(format!("dropping draft tokens of sequence {seq_id}: {e}")))?;
+        if !removed {
+            return Err(kv(format!(
+                "llama.cpp could not drop the draft tokens of sequence {seq_id} from position {pos}"
+            )));
+        }
+        Ok(())
     }
 
     /// Samples sequence `i`'s next token and handles it; returns why the sequence ends, if it
@@ -1437,6 +1529,34 @@ fn finish_calls(seq: &mut Sequence) -> Vec<slm_core::ToolCall> {
     }
 }
 
+/// Adds prompt-lookup draft tokens after `seq`'s next token (just added at `seq.pos - 1`),
+/// within the batch `budget`, the context, and the tokens the request may still generate.
+fn add_draft(
+    batch: &mut LlamaBatch<'static>,
+    seq: &mut Sequence,
+    lookup: &PromptLookup,
+    budget: usize,
+    context_length: u32,
+) {
+    let left_in_context = usize::try_from(i64::from(context_length) - i64::from(seq.pos)).unwrap_or(0);
+    let left_to_generate = seq.max_tokens.saturating_sub(seq.n_sampled.saturating_add(1)) as usize;
+    let room = budget
+        .min(left_in_context)
+        .min(left_to_generate)
+        .min(seq.draft_limit);
+    if room == 0 {
+        return;
+    }
+    let history = [&seq.prompt[..], &seq.decoded_output[..]].concat();
+    for token in speculative::draft(&history, lookup, room) {
+        let pos = seq.pos + seq.draft.len() as i32;
+        if batch.add(token, pos, &[seq.seq_id], true).is_err() {
+            break;
+        }
+        seq.draft.push(token);
+    }
+}
+
 fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResponse {
     let end = Instant::now();
     let first = seq.first_token_at.unwrap_or(end);
@@ -1455,6 +1575,7 @@ fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResp
             seq.n_sampled.saturating_sub(1),
             last.saturating_duration_since(first),
         ),
+        speculation: seq.lookup.map(|_| seq.speculation),
     };
     ChatResponse {
         message: Message::assistant(seq.text.clone()),

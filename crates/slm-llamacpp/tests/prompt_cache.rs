@@ -285,3 +285,57 @@ async fn a_seed_reproduces_a_sampled_answer_with_the_cache_on() {
     );
     assert_eq!(first.text(), again.text());
 }
+
+/// The cache's memory is the slots' own preallocated KV memory: after 10,000 distinct prompts
+/// (each cached by its slot, then evicted by the next) it holds at most one context per slot,
+/// and the process has not grown with the number of prompts.
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_distinct_prompts_stay_within_the_slots() {
+    const SLOTS: u32 = 4;
+    const CONTEXT: u32 = 256;
+    let model = LlamaCppModel::load(
+        common::tiny_f32(),
+        LoadOptions::default()
+            .with_context_length(CONTEXT)
+            .with_max_sequences(SLOTS),
+    )
+    .unwrap();
+    let ask = |k: usize| {
+        let mut request = ChatRequest::new(vec![Message::user(format!(
+            "prompt {k}: {}",
+            "abcdefghij".repeat(k % 7 + 1)
+        ))]);
+        request.options = greedy(2);
+        request
+    };
+    let rss_kib = || -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    // Warm up allocators and the worker before the first reading.
+    for k in 0..500 {
+        model.chat(ask(k)).await.unwrap();
+    }
+    let before = rss_kib();
+    for chunk in (500..10_000).collect::<Vec<_>>().chunks(SLOTS as usize) {
+        let answers =
+            futures::future::join_all(chunk.iter().map(|&k| model.chat(ask(k)))).await;
+        for answer in answers {
+            answer.unwrap();
+        }
+    }
+    let after = rss_kib();
+    let stats = model.stats().await.unwrap();
+    assert_eq!(stats.requests, 10_000);
+    assert!(stats.prompt_cache_tokens > 0, "{stats:?}");
+    assert!(
+        stats.prompt_cache_tokens <= u64::from(SLOTS * CONTEXT),
+        "{stats:?}"
+    );
+    // 9,500 prompts of 20-80 tokens: growth per prompt would show as megabytes.
+    assert!(
+        after <= before + 8 * 1024,
+        "RSS grew from {before} KiB to {after} KiB over 9,500 prompts"
+    );
+}

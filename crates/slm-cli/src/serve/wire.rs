@@ -79,6 +79,26 @@ pub struct ChatCompletionRequest {
     dry_sequence_breakers: Option<Vec<String>>,
     #[serde(default)]
     grammar: Option<String>,
+    // slm's extension: prompt-lookup speculative decoding, `true` or
+    // `{"ngram_min", "ngram_max", "max_draft"}`.
+    #[serde(default)]
+    prompt_lookup: Option<PromptLookupParam>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PromptLookupParam {
+    On(bool),
+    With(slm_core::PromptLookup),
+}
+
+impl PromptLookupParam {
+    fn lookup(self) -> Option<slm_core::PromptLookup> {
+        match self {
+            PromptLookupParam::On(on) => on.then(slm_core::PromptLookup::default),
+            PromptLookupParam::With(lookup) => Some(lookup),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +309,7 @@ impl ChatCompletionRequest {
             dry,
             seed: self.seed,
             stop: stop.into_iter().filter(|s| !s.is_empty()).collect(),
+            prompt_lookup: self.prompt_lookup.and_then(PromptLookupParam::lookup),
         };
         options
             .validate()
@@ -957,6 +978,23 @@ mod tests {
             (Some(0.2), Some(-0.5))
         );
         assert_eq!(o.dry.as_ref().unwrap().penalty_last_n, None);
+    }
+
+    #[test]
+    fn prompt_lookup_is_true_or_an_object_and_is_range_checked() {
+        let msgs = json!([{"role": "user", "content": "x"}]);
+        let (req, _) = chat(json!({"messages": msgs, "prompt_lookup": true})).unwrap();
+        assert_eq!(
+            req.options.prompt_lookup,
+            Some(slm_core::PromptLookup::default())
+        );
+        let (req, _) = chat(json!({"messages": msgs, "prompt_lookup": false})).unwrap();
+        assert_eq!(req.options.prompt_lookup, None);
+        let (req, _) =
+            chat(json!({"messages": msgs, "prompt_lookup": {"max_draft": 16}})).unwrap();
+        assert_eq!(req.options.prompt_lookup.unwrap().max_draft, 16);
+        let err = chat(json!({"messages": msgs, "prompt_lookup": {"max_draft": 0}})).unwrap_err();
+        assert!(format!("{err:?}").contains("prompt_lookup.max_draft"), "{err:?}");
     }
 
     #[test]
