@@ -294,6 +294,21 @@ impl LlamaCppError {
 
 /// The core error of the same kind, with `e` as its source
 /// ([`slm_core::Error::downcast_ref`] gets it back).
+impl From<slm_chat::ChatError> for LlamaCppError {
+    /// A template failure keeps its message under this crate's own variant.
+    ///
+    /// ```
+    /// let err = slm_llamacpp::ChatTemplate::new("{% if %}", "", "").unwrap_err();
+    /// let err = slm_llamacpp::LlamaCppError::from(err);
+    /// assert!(matches!(err, slm_llamacpp::LlamaCppError::Template(_)));
+    /// ```
+    fn from(e: slm_chat::ChatError) -> Self {
+        match e {
+            slm_chat::ChatError::Template(message) => LlamaCppError::Template(message),
+        }
+    }
+}
+
 impl From<LlamaCppError> for slm_core::Error {
     fn from(e: LlamaCppError) -> Self {
         use slm_core::Error as E;

@@ -8,7 +8,7 @@ use std::path::Path;
 use slm_core::{Message, ToolCall, ToolSpec, wire};
 
 use crate::gguf::{GgufHeader, GgufInfo};
-use crate::template::PANIC_PREFIX;
+use slm_chat::template::PANIC_PREFIX;
 use crate::tools::{CallWatcher, parse_calls};
 use crate::{ChatTemplate, LlamaCppError};
 
@@ -148,7 +148,7 @@ pub fn chat_template(data: &[u8]) {
         .and_then(|t| t.with_fuel(FUZZ_FUEL))
     {
         Ok(t) => t,
-        Err(e) => return check_template_error(&e),
+        Err(e) => return check_template_error(&e.into()),
     };
     let tool = ToolSpec::new(
         content.as_ref(),
@@ -169,13 +169,13 @@ pub fn chat_template(data: &[u8]) {
     ];
     for (messages, tools) in [(&messages[..], &[][..]), (&messages[..2], &[tool][..])] {
         if let Err(e) = template.render(messages, tools, true) {
-            check_template_error(&e);
+            check_template_error(&e.into());
         }
     }
     if let Some(variables) = variables.and_then(|v| serde_json::from_slice(v).ok())
         && let Err(e) = template.render_json(&variables)
     {
-        check_template_error(&e);
+        check_template_error(&e.into());
     }
 }
 

@@ -83,7 +83,8 @@
 //!   context before decoding ([`LlamaCppError::ContextOverflow`]); sampling options are
 //!   range-checked; llama-cpp-2 is built with `common`, which turns grammar failures into errors.
 //! - **Templates are Jinja, rendered by minijinja** the way transformers renders them
-//!   ([`ChatTemplate`]), instead of llama.cpp's pattern-matching `llama_chat_apply_template`.
+//!   ([`ChatTemplate`], from `slm-chat`, shared with the other local backends), instead of
+//!   llama.cpp's pattern-matching `llama_chat_apply_template`.
 //! - **Measured, not estimated:** usage counts real tokens; timings come from clocks around the
 //!   decode calls.
 //! - **llama.cpp's logs go to `tracing`** (target `llama-cpp-2`), never to stdout.
@@ -114,7 +115,6 @@ mod quantize;
 mod sampling;
 mod session;
 pub mod source;
-mod template;
 pub mod testing;
 mod text;
 mod tools;
@@ -131,5 +131,5 @@ pub use perplexity::{
 };
 pub use quantize::{QuantizeOptions, QuantizeReport, QuantizeType, TensorFallback, quantize};
 pub use session::SessionInfo;
-pub use template::ChatTemplate;
+pub use slm_chat::ChatTemplate;
 pub use worker::WorkerStats;

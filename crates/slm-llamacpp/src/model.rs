@@ -286,10 +286,14 @@ impl LlamaCppModel {
     ) -> Result<String, LlamaCppError> {
         let template = &self.inner.template;
         if request.tools.is_empty() || request.tool_choice == ToolChoice::None {
-            return template.render(&request.messages, &[], add_generation_prompt);
+            return Ok(template.render(&request.messages, &[], add_generation_prompt)?);
         }
         if template.source().contains("tools") {
-            return template.render(&request.messages, &request.tools, add_generation_prompt);
+            return Ok(template.render(
+                &request.messages,
+                &request.tools,
+                add_generation_prompt,
+            )?);
         }
         // The template cannot show tools: describe them in the system message.
         let instructions = tools::tool_instructions(&request.tools);
@@ -300,7 +304,7 @@ impl LlamaCppModel {
             }
             _ => messages.insert(0, instructions),
         }
-        template.render(&messages, &[], add_generation_prompt)
+        Ok(template.render(&messages, &[], add_generation_prompt)?)
     }
 
     /// The tool-call format this model is asked to use: its template's `<tool_call>` JSON
@@ -728,11 +732,11 @@ fn template_for(header: &GgufHeader, options: &LoadOptions) -> Result<ChatTempla
             ChatTemplate::CHATML.to_string()
         }
     };
-    ChatTemplate::new(
+    Ok(ChatTemplate::new(
         source,
         token_text("tokenizer.ggml.bos_token_id"),
         token_text("tokenizer.ggml.eos_token_id"),
-    )
+    )?)
 }
 
 #[async_trait]

@@ -307,7 +307,7 @@ struct SlotCache {
 /// Runs `f`, turning a panic into [`LlamaCppError::WorkerPanicked`].
 pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, LlamaCppError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        let message = crate::template::panic_message(&*payload);
+        let message = slm_chat::template::panic_message(&*payload);
         tracing::error!(%message, "a panic while answering a request; that request fails alone");
         LlamaCppError::WorkerPanicked { message }
     })

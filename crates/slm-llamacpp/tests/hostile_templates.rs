@@ -45,7 +45,7 @@ fn render_on_small_stack(
         .join()
         .expect("rendering never panics");
     assert!(started.elapsed() < limit, "took {:?}", started.elapsed());
-    result
+    Ok(result?)
 }
 
 fn template_error(result: Result<String, LlamaCppError>) -> String {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use slm_core::{Message, ToolSpec};
-use slm_llamacpp::ChatTemplate;
+use slm_chat::ChatTemplate;
 
 #[derive(Deserialize)]
 struct Fixture {

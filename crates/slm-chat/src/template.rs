@@ -11,7 +11,7 @@
 //! Templates come from model files, so they are untrusted code: rendering runs on a budget of
 //! [`ChatTemplate::FUEL`] instructions and [`ChatTemplate::RECURSION_LIMIT`] nested calls, and a
 //! panic inside the engine is caught. A template that loops forever, recurses without end,
-//! raises or crashes minijinja is an [`LlamaCppError::Template`], never a hang or a panic.
+//! raises or crashes minijinja is a [`ChatError::Template`], never a hang or a panic.
 
 use std::sync::Arc;
 
@@ -20,13 +20,13 @@ use minijinja::{Environment, ErrorKind, Value};
 use serde::Serialize;
 use slm_core::{Message, Role, ToolSpec};
 
-use crate::LlamaCppError;
+use crate::ChatError;
 
 /// A compiled chat template.
 ///
 /// ```
 /// use slm_core::Message;
-/// use slm_llamacpp::ChatTemplate;
+/// use slm_chat::ChatTemplate;
 /// let t = ChatTemplate::new(
 ///     "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}",
 ///     "<s>", "</s>",
@@ -45,15 +45,20 @@ pub struct ChatTemplate {
 
 const NAME: &str = "chat_template";
 
-/// How a caught panic of the template engine is reported (the message follows).
-pub(crate) const PANIC_PREFIX: &str = "the template engine panicked";
+/// How a caught panic of the template engine is reported (the message follows): a fuzz target
+/// asserts that no input reaches it.
+///
+/// ```
+/// assert_eq!(slm_chat::template::PANIC_PREFIX, "the template engine panicked");
+/// ```
+pub const PANIC_PREFIX: &str = "the template engine panicked";
 
 impl ChatTemplate {
     /// ChatML as Qwen2.5 writes it (tools in `<tools>`, calls in `<tool_call>` tags): the
     /// template of models whose file has none.
     ///
     /// ```
-    /// let t = slm_llamacpp::ChatTemplate::new(slm_llamacpp::ChatTemplate::CHATML, "", "<|im_end|>").unwrap();
+    /// let t = slm_chat::ChatTemplate::new(slm_chat::ChatTemplate::CHATML, "", "<|im_end|>").unwrap();
     /// let prompt = t.render(&[slm_core::Message::user("Hi")], &[], true).unwrap();
     /// assert_eq!(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     /// ```
@@ -64,7 +69,7 @@ impl ChatTemplate {
     /// template that loops forever stops within a second.
     ///
     /// ```
-    /// let t = slm_llamacpp::ChatTemplate::new("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "", "").unwrap();
+    /// let t = slm_chat::ChatTemplate::new("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "", "").unwrap();
     /// let err = t.render(&[], &[], false).unwrap_err();
     /// assert!(err.to_string().contains("fuel"), "{err}");
     /// ```
@@ -74,7 +79,7 @@ impl ChatTemplate {
     /// template that recurses deeper is an error before the thread's stack runs out.
     ///
     /// ```
-    /// let t = slm_llamacpp::ChatTemplate::new("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "", "").unwrap();
+    /// let t = slm_chat::ChatTemplate::new("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "", "").unwrap();
     /// let err = t.render(&[], &[], false).unwrap_err();
     /// assert!(err.to_string().contains("recursion"), "{err}");
     /// ```
@@ -83,14 +88,14 @@ impl ChatTemplate {
     /// Compiles `source`; `bos_token` and `eos_token` are the texts templates see.
     ///
     /// ```
-    /// let err = slm_llamacpp::ChatTemplate::new("{% if %}", "", "").unwrap_err();
-    /// assert!(matches!(err, slm_llamacpp::LlamaCppError::Template(_)));
+    /// let err = slm_chat::ChatTemplate::new("{% if %}", "", "").unwrap_err();
+    /// assert!(matches!(err, slm_chat::ChatError::Template(_)));
     /// ```
     pub fn new(
         source: impl Into<String>,
         bos_token: impl Into<String>,
         eos_token: impl Into<String>,
-    ) -> Result<Self, LlamaCppError> {
+    ) -> Result<Self, ChatError> {
         let source: String = source.into();
         let env = build_environment(&source, None, Self::FUEL)?;
         Ok(Self {
@@ -106,11 +111,11 @@ impl ChatTemplate {
     /// prompts from templates that print today's date.
     ///
     /// ```
-    /// let t = slm_llamacpp::ChatTemplate::new("{{ strftime_now('%d %b %Y') }}", "", "").unwrap();
+    /// let t = slm_chat::ChatTemplate::new("{{ strftime_now('%d %b %Y') }}", "", "").unwrap();
     /// let t = t.with_now(1_721_952_000).unwrap();
     /// assert_eq!(t.render(&[], &[], false).unwrap(), "26 Jul 2024");
     /// ```
-    pub fn with_now(mut self, unix_secs: u64) -> Result<Self, LlamaCppError> {
+    pub fn with_now(mut self, unix_secs: u64) -> Result<Self, ChatError> {
         let fuel = self.env.fuel().unwrap_or(Self::FUEL);
         self.env = Arc::new(build_environment(&self.source, Some(unix_secs), fuel)?);
         self.now = Some(unix_secs);
@@ -120,7 +125,7 @@ impl ChatTemplate {
     /// The template's source.
     ///
     /// ```
-    /// let t = slm_llamacpp::ChatTemplate::new("x", "", "").unwrap();
+    /// let t = slm_chat::ChatTemplate::new("x", "", "").unwrap();
     /// assert_eq!(t.source(), "x");
     /// ```
     pub fn source(&self) -> &str {
@@ -134,7 +139,7 @@ impl ChatTemplate {
     ///
     /// ```
     /// use slm_core::{Message, ToolSpec};
-    /// let t = slm_llamacpp::ChatTemplate::new(slm_llamacpp::ChatTemplate::CHATML, "", "<|im_end|>").unwrap();
+    /// let t = slm_chat::ChatTemplate::new(slm_chat::ChatTemplate::CHATML, "", "<|im_end|>").unwrap();
     /// let tool = ToolSpec::new("now", "Current time", serde_json::json!({"type": "object"}));
     /// let prompt = t.render(&[Message::user("Time?")], &[tool], true).unwrap();
     /// assert!(prompt.contains(r#"{"type": "function", "function": {"name": "now""#));
@@ -145,7 +150,7 @@ impl ChatTemplate {
         messages: &[Message],
         tools: &[ToolSpec],
         add_generation_prompt: bool,
-    ) -> Result<String, LlamaCppError> {
+    ) -> Result<String, ChatError> {
         let context = TemplateContext {
             messages: template_messages(messages),
             tools: (!tools.is_empty()).then(|| tools.iter().map(template_tool).collect()),
@@ -160,11 +165,11 @@ impl ChatTemplate {
     /// [`ChatTemplate::render`] passes. `bos_token` and `eos_token` are added unless given.
     ///
     /// ```
-    /// let t = slm_llamacpp::ChatTemplate::new("{{ bos_token }}{{ x | tojson }}", "<s>", "").unwrap();
+    /// let t = slm_chat::ChatTemplate::new("{{ bos_token }}{{ x | tojson }}", "<s>", "").unwrap();
     /// let out = t.render_json(&serde_json::json!({"x": {"a": [1, "é<"]}})).unwrap();
     /// assert_eq!(out, r#"<s>{"a": [1, "é<"]}"#);
     /// ```
-    pub fn render_json(&self, variables: &serde_json::Value) -> Result<String, LlamaCppError> {
+    pub fn render_json(&self, variables: &serde_json::Value) -> Result<String, ChatError> {
         let mut variables = variables.clone();
         if let Some(map) = variables.as_object_mut() {
             map.entry("bos_token")
@@ -175,30 +180,41 @@ impl ChatTemplate {
         self.render_value(Value::from_serialize(&variables))
     }
 
-    /// A copy that runs on another instruction budget (the fuzz target's smaller one).
-    pub(crate) fn with_fuel(mut self, fuel: u64) -> Result<Self, LlamaCppError> {
+    /// A copy that runs on another instruction budget (a fuzz target's smaller one).
+    ///
+    /// ```
+    /// let t = slm_chat::ChatTemplate::new("{% for i in range(1000) %}{% endfor %}", "", "").unwrap();
+    /// assert!(t.clone().with_fuel(100).unwrap().render(&[], &[], false).is_err());
+    /// assert!(t.with_fuel(100_000).unwrap().render(&[], &[], false).is_ok());
+    /// ```
+    pub fn with_fuel(mut self, fuel: u64) -> Result<Self, ChatError> {
         self.env = Arc::new(build_environment(&self.source, self.now, fuel)?);
         Ok(self)
     }
 
-    fn render_value(&self, context: Value) -> Result<String, LlamaCppError> {
+    fn render_value(&self, context: Value) -> Result<String, ChatError> {
         let template = self
             .env
             .get_template(NAME)
-            .map_err(|e| LlamaCppError::Template(describe(&e)))?;
+            .map_err(|e| ChatError::Template(describe(&e)))?;
         // The template is the model file's code: a bug it triggers in minijinja or its
         // Python-compatibility layer must fail this render only.
         let rendered =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| template.render(context)))
                 .map_err(|panic| {
-                    LlamaCppError::Template(format!("{PANIC_PREFIX}: {}", panic_message(&*panic)))
+                    ChatError::Template(format!("{PANIC_PREFIX}: {}", panic_message(&*panic)))
                 })?;
-        rendered.map_err(|e| LlamaCppError::Template(describe(&e)))
+        rendered.map_err(|e| ChatError::Template(describe(&e)))
     }
 }
 
-/// The text of a caught panic's payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The text of a caught panic's payload (the backends' panic isolation reports it too).
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+/// assert_eq!(slm_chat::template::panic_message(&*payload), "boom");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -212,7 +228,7 @@ fn build_environment(
     source: &str,
     now: Option<u64>,
     fuel: u64,
-) -> Result<Environment<'static>, LlamaCppError> {
+) -> Result<Environment<'static>, ChatError> {
     let mut env = Environment::new();
     env.set_fuel(Some(fuel));
     env.set_recursion_limit(ChatTemplate::RECURSION_LIMIT);
@@ -225,7 +241,7 @@ fn build_environment(
         strftime(now.unwrap_or_else(unix_now), &format)
     });
     env.add_template_owned(NAME, source.to_string())
-        .map_err(|e| LlamaCppError::Template(describe(&e)))?;
+        .map_err(|e| ChatError::Template(describe(&e)))?;
     Ok(env)
 }
 

@@ -1,0 +1,22 @@
+//! Chat templates, shared by slm's local backends (`slm-llamacpp`, `slm-onnx`).
+//!
+//! A local model is prompted through the Jinja chat template its file carries
+//! ([`ChatTemplate`]), rendered with minijinja the way Hugging Face transformers renders it,
+//! so every backend that reads a model's own template prompts it the same way.
+//!
+//! ```
+//! use slm_chat::ChatTemplate;
+//! use slm_core::Message;
+//! let t = ChatTemplate::new(ChatTemplate::CHATML, "", "<|im_end|>").unwrap();
+//! let prompt = t.render(&[Message::user("Hi")], &[], true).unwrap();
+//! assert!(prompt.ends_with("<|im_start|>assistant\n"));
+//! ```
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod template;
+
+pub use error::ChatError;
+pub use template::ChatTemplate;
