@@ -16,7 +16,9 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod formats;
 pub mod template;
 
 pub use error::ChatError;
+pub use formats::{FormatEvent, ParsedOutput, StreamParser, ToolFormat};
 pub use template::ChatTemplate;
