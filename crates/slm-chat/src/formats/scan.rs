@@ -394,13 +394,22 @@ fn framed_call(
     calls: &mut Vec<CallSnap>,
     tools: &[ToolSpec],
 ) -> Step<()> {
+    // Decided on the shortest prefix, so a failure never depends on how much text arrived.
     let rest = &c.s[c.p..];
-    let Some(len) = rest.find(name_end) else {
-        if rest.contains('\n') || rest.contains('<') || rest.len() > 256 {
+    let (bytes, end) = (rest.as_bytes(), name_end.as_bytes());
+    let mut len = 0;
+    loop {
+        if bytes[len..].starts_with(end) {
+            break;
+        }
+        if end.starts_with(&bytes[len..]) || len == bytes.len() {
+            return Err(Stop::More);
+        }
+        if matches!(bytes[len], b'\n' | b'<' | b'>') || len >= 256 {
             return Err(Stop::Fail(c.p, "no tool name".into()));
         }
-        return Err(Stop::More);
-    };
+        len += 1;
+    }
     let mut name = rest[..len].trim().to_string();
     if attr_name {
         name = name
