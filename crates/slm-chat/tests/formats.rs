@@ -520,7 +520,7 @@ fn malformed_inputs_never_panic_and_stream_alike() {
                     at -= 1;
                 }
                 let what = noise[rng.next() % noise.len()];
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     s.insert_str(at, what);
                 } else {
                     let mut end = (at + 1 + rng.next() % 4).min(s.len());
