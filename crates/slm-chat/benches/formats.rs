@@ -28,7 +28,9 @@ fn answer(call: &str) -> Vec<String> {
         rest = &rest[n..];
     }
     let prose = TOKENS - call_pieces.len();
-    let mut pieces: Vec<String> = (0..prose).map(|i| format!(" {}", words[i % words.len()])).collect();
+    let mut pieces: Vec<String> = (0..prose)
+        .map(|i| format!(" {}", words[i % words.len()]))
+        .collect();
     pieces.push("\n".into());
     pieces.pop();
     pieces.extend(call_pieces);

@@ -211,6 +211,16 @@ impl StreamParser {
                             continue;
                         }
                     }
+                    // Most pieces hold no byte a marker starts with: emit them at once.
+                    let bytes = self.pending.as_bytes();
+                    if !self
+                        .markers()
+                        .any(|(m, _)| bytes.contains(&m.as_bytes()[0]))
+                    {
+                        let text = std::mem::take(&mut self.pending);
+                        self.emit(FormatEvent::Text(text), events);
+                        return;
+                    }
                     let found = self
                         .markers()
                         .filter_map(|(m, shape)| self.pending.find(m).map(|at| (at, m, shape)))
@@ -272,22 +282,19 @@ impl StreamParser {
     /// Advances the open block; `false` when it needs more text.
     fn step_block(&mut self, last: bool, events: &mut Vec<FormatEvent>) -> bool {
         let Mode::Block {
-            shape, raw, body, ..
-        } = &mut self.mode
+            shape,
+            mut raw,
+            body,
+            mut announced,
+            mut emitted,
+        } = std::mem::replace(&mut self.mode, Mode::Text)
         else {
             return false;
         };
         raw.push_str(&self.pending);
         self.pending.clear();
-        let snap = scan_block(*shape, raw, *body, &self.tools);
-        let raw = raw.clone();
+        let snap = scan_block(shape, &raw, body, &self.tools);
         for (i, call) in snap.calls.iter().enumerate() {
-            let Mode::Block {
-                announced, emitted, ..
-            } = &mut self.mode
-            else {
-                unreachable!()
-            };
             if i == announced.len() && call.ready {
                 let index = self.calls.len();
                 announced.push(index);
@@ -296,25 +303,22 @@ impl StreamParser {
                 let name = call.name.clone();
                 self.emit(FormatEvent::ToolCallStart { index, id, name }, events);
             }
-            let Mode::Block {
-                announced, emitted, ..
-            } = &mut self.mode
-            else {
-                unreachable!()
-            };
             if i >= announced.len() {
                 break;
             }
-            let index = announced[i];
             let fragment = match &call.args {
-                Args::None => String::new(),
-                Args::Raw { start, end, .. } => raw[start + emitted[i]..*end].to_string(),
-                Args::Text(text) if emitted[i] == 0 => text.clone(),
-                Args::Text(_) => String::new(),
+                Args::None => "",
+                Args::Raw { start, end } => &raw[start + emitted[i]..*end],
+                Args::Text(text) if emitted[i] == 0 => text.as_str(),
+                Args::Text(_) => "",
             };
             if !fragment.is_empty() {
                 emitted[i] += fragment.len();
-                self.emit(FormatEvent::ToolCallArguments { index, fragment }, events);
+                let event = FormatEvent::ToolCallArguments {
+                    index: announced[i],
+                    fragment: fragment.to_string(),
+                };
+                self.emit(event, events);
             }
         }
         let end = match snap.end {
@@ -322,7 +326,16 @@ impl StreamParser {
             end => end,
         };
         match end {
-            End::Open => false,
+            End::Open => {
+                self.mode = Mode::Block {
+                    shape,
+                    raw,
+                    body,
+                    announced,
+                    emitted,
+                };
+                false
+            }
             End::Done(at) => {
                 self.pending = raw[at..].to_string();
                 self.mode = Mode::AfterBlock;
@@ -330,10 +343,6 @@ impl StreamParser {
                 true
             }
             End::Failed(at, why) => {
-                let Mode::Block { announced, .. } = std::mem::replace(&mut self.mode, Mode::Text)
-                else {
-                    unreachable!()
-                };
                 let at = (at..=raw.len())
                     .find(|&i| raw.is_char_boundary(i))
                     .unwrap_or(raw.len());
@@ -343,8 +352,9 @@ impl StreamParser {
                 }
                 self.problems
                     .push(format!("{why} at {:?}", preview(&raw[..at])));
-                self.emit(FormatEvent::Text(raw[..at].to_string()), events);
                 self.pending = raw[at..].to_string();
+                raw.truncate(at);
+                self.emit(FormatEvent::Text(raw), events);
                 self.at_start = false;
                 true
             }

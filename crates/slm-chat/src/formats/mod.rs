@@ -110,6 +110,39 @@ pub enum FormatEvent {
     },
 }
 
+impl FormatEvent {
+    /// The event as slm-core streams it, where slm-core has one: text and call pieces.
+    /// Reasoning and withdrawn calls have no `ChatEvent` yet (`None`); the final
+    /// `ChatEvent::Done` response carries the parse that is right in the end.
+    ///
+    /// ```
+    /// use slm_chat::formats::FormatEvent;
+    /// use slm_core::ChatEvent;
+    /// let start = FormatEvent::ToolCallStart { index: 0, id: "call_0".into(), name: "f".into() };
+    /// assert!(matches!(start.to_chat_event(), Some(ChatEvent::ToolCallDelta { name: Some(_), .. })));
+    /// assert_eq!(FormatEvent::Reasoning("hm".into()).to_chat_event(), None);
+    /// ```
+    pub fn to_chat_event(&self) -> Option<slm_core::ChatEvent> {
+        use slm_core::ChatEvent;
+        match self {
+            FormatEvent::Text(t) => Some(ChatEvent::TextDelta(t.clone())),
+            FormatEvent::ToolCallStart { index, id, name } => Some(ChatEvent::ToolCallDelta {
+                index: *index,
+                id: Some(id.clone()),
+                name: Some(name.clone()),
+                arguments: String::new(),
+            }),
+            FormatEvent::ToolCallArguments { index, fragment } => Some(ChatEvent::ToolCallDelta {
+                index: *index,
+                id: None,
+                name: None,
+                arguments: fragment.clone(),
+            }),
+            FormatEvent::Reasoning(_) | FormatEvent::ToolCallAborted { .. } => None,
+        }
+    }
+}
+
 /// What a model's answer holds.
 ///
 /// ```
