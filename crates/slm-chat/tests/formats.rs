@@ -504,6 +504,10 @@ fn malformed_inputs_never_panic_and_stream_alike() {
         "x",
         "1",
     ];
+    let cases: Cases = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("llamacpp_cases.json")).unwrap(),
+    )
+    .unwrap();
     let mut rng = Lcg(13);
     let mut runs = 0;
     for format in ToolFormat::ALL {
@@ -512,8 +516,16 @@ fn malformed_inputs_never_panic_and_stream_alike() {
             .filter(|&i| base.is_char_boundary(i))
             .map(|i| base[..i].to_string())
             .collect();
-        for _ in 0..300 {
-            let mut s = base.clone();
+        let mut bases = vec![base];
+        bases.extend(
+            cases
+                .cases
+                .iter()
+                .filter(|c| c.format == format.name())
+                .map(|c| c.input.clone()),
+        );
+        for round in 0..600 {
+            let mut s = bases[round % bases.len()].clone();
             for _ in 0..1 + rng.next() % 4 {
                 let mut at = rng.next() % (s.len() + 1);
                 while !s.is_char_boundary(at) {

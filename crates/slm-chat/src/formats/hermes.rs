@@ -1,5 +1,9 @@
 //! Hermes 2/3 Pro, Qwen 2.5, Qwen 3, QwQ and SmolLM3:
 //! `<tool_call>\n{"name": "f", "arguments": {..}}\n</tool_call>`, one tag per call.
+//!
+//! As llama.cpp's Hermes parser, `<function=f>{..}</function>` and
+//! `<function name="f">{..}</function>` are read too (some Qwen fine-tunes write them); its
+//! other lenient forms (bare JSON, `<tool>`, `<json>`, Markdown fences…) are not.
 
 use slm_core::ToolSpec;
 
@@ -15,7 +19,27 @@ pub(crate) const SHAPE: Shape = Shape::Json {
 };
 
 pub(crate) const SYNTAX: Syntax = Syntax {
-    openers: &[("<tool_call>", SHAPE)],
+    openers: &[
+        ("<tool_call>", SHAPE),
+        (
+            "<function=",
+            Shape::Framed {
+                name_end: ">",
+                args_open: "",
+                close: &["</function>"],
+                attr_name: false,
+            },
+        ),
+        (
+            "<function name=\"",
+            Shape::Framed {
+                name_end: "\">",
+                args_open: "",
+                close: &["</function>"],
+                attr_name: true,
+            },
+        ),
+    ],
     silent: &[],
     bare_json: None,
 };
