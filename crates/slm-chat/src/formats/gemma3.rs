@@ -15,8 +15,8 @@ use super::{lit, repeated};
 
 pub(crate) const SYNTAX: Syntax = Syntax {
     openers: &[
-        ("```tool_code", Shape::Python { close: "```" }),
-        ("```tool_call", Shape::Python { close: "```" }),
+        ("```tool_code", Shape::Python { close: Some("```") }),
+        ("```tool_call", Shape::Python { close: Some("```") }),
     ],
     silent: &[],
     bare_json: None,

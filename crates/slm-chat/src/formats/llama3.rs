@@ -1,6 +1,8 @@
 //! Llama 3.1, 3.2 and 3.3: a JSON object `{"name": "f", "parameters": {..}}` at the start of
 //! the answer (or after `<|python_tag|>`); further calls may follow after whitespace or `;`.
-//! The built-in `<|python_tag|>tool.call(..)` form and Llama 3.2's `[f(a=1)]` are not read.
+//! The built-in tools' `<|python_tag|>python.call(code="..")` is read as a call of `python`
+//! (llama.cpp reads it when the template mentions `<|python_tag|>`); Llama 3.2's Python-list
+//! style `[f(a=1)]` is not.
 
 use slm_core::ToolSpec;
 
@@ -15,8 +17,10 @@ const SHAPE: Shape = Shape::Json {
     close: &[],
 };
 
+const BUILTIN: Shape = Shape::Python { close: None };
+
 pub(crate) const SYNTAX: Syntax = Syntax {
-    openers: &[("<|python_tag|>", SHAPE)],
+    openers: &[("<|python_tag|>", Shape::JsonOrPython(&SHAPE, &BUILTIN))],
     silent: &[],
     bare_json: Some(SHAPE),
 };

@@ -33,11 +33,15 @@ pub(crate) enum Shape {
         /// The name is an XML attribute value (`&quot;` escapes).
         attr_name: bool,
     },
-    /// Python calls `name(a=1, b="x")`, one per line, until `close`.
+    /// Python calls `name(a=1, b="x")` (a `.call` suffix of the name is dropped, as in
+    /// Llama's `python.call(code=..)`), one per line, until `close`; with no `close`, one call.
     Python {
         /// What ends the block.
-        close: &'static str,
+        close: Option<&'static str>,
     },
+    /// A JSON object call (the first shape) or a Python call (the second), whichever the
+    /// first character says: Llama's `<|python_tag|>`.
+    JsonOrPython(&'static Shape, &'static Shape),
 }
 
 /// The JSON container of a [`Shape::Json`] block.
@@ -229,6 +233,22 @@ fn declared<'t>(tools: &'t [ToolSpec], name: &str) -> Result<Option<&'t ToolSpec
 pub(crate) fn scan_block(shape: Shape, raw: &str, body: usize, tools: &[ToolSpec]) -> Snap {
     let mut calls = Vec::new();
     let mut c = Cur { s: raw, p: body };
+    let shape = match shape {
+        Shape::JsonOrPython(json, python) => {
+            c.ws();
+            match c.peek() {
+                Err(Stop::More) => {
+                    return Snap {
+                        calls,
+                        end: End::Open,
+                    };
+                }
+                Ok(b'{') => *json,
+                _ => *python,
+            }
+        }
+        shape => shape,
+    };
     let result = match shape {
         Shape::Json {
             list,
@@ -245,6 +265,7 @@ pub(crate) fn scan_block(shape: Shape, raw: &str, body: usize, tools: &[ToolSpec
             &mut c, name_end, args_open, close, attr_name, &mut calls, tools,
         ),
         Shape::Python { close } => python_block(&mut c, close, &mut calls, tools),
+        Shape::JsonOrPython(..) => Err(Stop::Fail(c.p, "nested shapes".into())),
     };
     let end = match result {
         Ok(()) => End::Done(c.p),
@@ -454,10 +475,14 @@ fn framed_call(
 
 fn python_block(
     c: &mut Cur<'_>,
-    close: &str,
+    close: Option<&str>,
     calls: &mut Vec<CallSnap>,
     tools: &[ToolSpec],
 ) -> Step<()> {
+    let Some(close) = close else {
+        c.ws();
+        return python_call(c, calls, tools);
+    };
     loop {
         c.ws();
         if c.peek()? == close.as_bytes()[0] {
@@ -480,7 +505,7 @@ fn python_call(c: &mut Cur<'_>, calls: &mut Vec<CallSnap>, tools: &[ToolSpec]) -
     if q == start {
         return Err(Stop::Fail(q, "expected a Python function call".into()));
     }
-    let name = c.s[start..q].to_string();
+    let name = c.s[start..q].trim_end_matches(".call").to_string();
     c.p = q;
     c.ws();
     c.lit("(")?;
