@@ -646,3 +646,50 @@ fn templates_renderings_of_calls_parse_back() {
         expected.iter().map(|s| s.to_string()).collect();
     assert_eq!(parsed_back, expected);
 }
+
+#[test]
+fn python_literals_become_json() {
+    let tools = [ToolSpec::new(
+        "f",
+        "",
+        json!({"type": "object", "properties": {"s": {}, "i": {}, "x": {}}}),
+    )];
+    let text = "```tool_code\nf(s='it\\'s \"q\"', i=-3, x=2.5e1, t=True, n=None, b=False, l=[1, 'two', [3.0]], d={'k': (1, 2), \"z\": {}}, u=\"caf\\u00e9\")\n```";
+    let out = ToolFormat::Gemma3.parse(text, &tools);
+    assert!(out.problems.is_empty(), "{:?}", out.problems);
+    assert_eq!(
+        out.tool_calls[0].arguments,
+        json!({"s": "it's \"q\"", "i": -3, "x": 25.0, "t": true, "n": null, "b": false,
+               "l": [1, "two", [3.0]], "d": {"k": [1, 2], "z": {}}, "u": "café"})
+    );
+    // Positional arguments take the declared names in order.
+    let out = ToolFormat::Gemma3.parse("```tool_code\nf('a', 1)\n```", &tools);
+    assert_eq!(out.tool_calls[0].arguments, json!({"s": "a", "i": 1}));
+    for bad in [
+        "f(s=)",
+        "f(s='open)",
+        "f(=1)",
+        "f(s=1 2)",
+        "f(s=[1,)",
+        "f(s=nope)",
+    ] {
+        let out = ToolFormat::Gemma3.parse(&format!("```tool_code\n{bad}\n```"), &tools);
+        assert!(out.tool_calls.is_empty(), "{bad}");
+        assert_eq!(out.problems.len(), 1, "{bad}");
+        assert_eq!(out.content, format!("```tool_code\n{bad}\n```"));
+    }
+}
+
+#[test]
+fn slm_core_wire_renderings_parse_back() {
+    let calls = vec![
+        ToolCall::new("call_0", "get_weather", json!({"city": "</tool_call> <b>"})),
+        ToolCall::new("call_1", "add", json!({"a": 1, "b": 2})),
+    ];
+    let text = format!("Sure.\n{}", slm_core::wire::render_tool_calls(&calls));
+    for n in [1, 3, 7] {
+        let out = stream(ToolFormat::Wire, &text, &weather_tools(), false, n);
+        assert_eq!(out.tool_calls, calls);
+        assert_eq!(out.content, "Sure.\n");
+    }
+}
