@@ -147,7 +147,11 @@ impl StreamParser {
             match piece {
                 Piece::Reasoning(r) => self.emit(FormatEvent::Reasoning(r), events),
                 Piece::Content(c) => {
-                    self.pending.push_str(&c);
+                    if self.pending.is_empty() {
+                        self.pending = c;
+                    } else {
+                        self.pending.push_str(&c);
+                    }
                     self.drain(false, events);
                 }
             }

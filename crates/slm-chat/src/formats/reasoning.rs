@@ -101,6 +101,13 @@ impl ReasoningSplitter {
     /// ```
     pub fn push(&mut self, text: &str) -> Vec<Piece> {
         let mut out = Vec::new();
+        if self.state == (State::Content { skip_ws: false }) {
+            // The common case, past the reasoning: nothing is held back.
+            if !text.is_empty() {
+                out.push(Piece::Content(text.to_string()));
+            }
+            return out;
+        }
         self.pending.push_str(text);
         loop {
             match self.state {
