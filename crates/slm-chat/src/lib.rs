@@ -1,8 +1,12 @@
-//! Chat templates, shared by slm's local backends (`slm-llamacpp`, `slm-onnx`).
+//! Chat templates and tool-call formats, shared by slm's local backends (`slm-llamacpp`,
+//! `slm-onnx`).
 //!
 //! A local model is prompted through the Jinja chat template its file carries
 //! ([`ChatTemplate`]), rendered with minijinja the way Hugging Face transformers renders it,
-//! so every backend that reads a model's own template prompts it the same way.
+//! so every backend that reads a model's own template prompts it the same way. The template
+//! also tells which family's tool-call syntax the model writes ([`ToolFormat::detect`]);
+//! [`formats`] parses answers in that syntax (whole or streamed, reasoning apart) and builds
+//! grammars that force calls in it.
 //!
 //! ```
 //! use slm_chat::ChatTemplate;
@@ -16,7 +20,9 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod formats;
 pub mod template;
 
 pub use error::ChatError;
+pub use formats::{FormatEvent, ParsedOutput, StreamParser, ToolFormat};
 pub use template::ChatTemplate;

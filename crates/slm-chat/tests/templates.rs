@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use slm_core::{Message, ToolSpec};
 use slm_chat::ChatTemplate;
+use slm_core::{Message, ToolSpec};
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -78,7 +78,8 @@ fn minijinja_matches_jinja2_on_real_templates() {
         }
     }
     assert!(files >= 10, "{files} fixtures");
-    assert_eq!(compared + lenient, files * 5);
-    assert!(lenient <= 6, "{lenient} cases rendered where jinja2 raised");
+    assert_eq!(compared + lenient, files * 6);
+    // Three conversations without tools in each of Hermes 2 Pro, Hermes 3 and Phi-4-mini.
+    assert!(lenient <= 9, "{lenient} cases rendered where jinja2 raised");
     eprintln!("{files} templates, {compared} cases identical to jinja2, {lenient} lenient");
 }

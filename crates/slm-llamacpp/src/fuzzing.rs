@@ -8,9 +8,9 @@ use std::path::Path;
 use slm_core::{Message, ToolCall, ToolSpec, wire};
 
 use crate::gguf::{GgufHeader, GgufInfo};
-use slm_chat::template::PANIC_PREFIX;
 use crate::tools::{CallWatcher, parse_calls};
 use crate::{ChatTemplate, LlamaCppError};
+use slm_chat::template::PANIC_PREFIX;
 
 /// The GGUF header reader and the checks run before llama.cpp sees a file: the bytes are read
 /// as a whole file.
