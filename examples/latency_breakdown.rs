@@ -40,7 +40,9 @@ async fn main() -> anyhow::Result<()> {
             let mut done = None;
             while let Some(event) = stream.next().await {
                 match event? {
-                    ChatEvent::TextDelta(_) | ChatEvent::ToolCallDelta { .. } => {
+                    ChatEvent::TextDelta(_)
+                    | ChatEvent::ToolCallDelta { .. }
+                    | ChatEvent::ReasoningDelta(_) => {
                         first_seen.get_or_insert_with(|| started.elapsed());
                     }
                     ChatEvent::Done(r) => done = Some(*r),

@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
                 std::io::stdout().flush()?;
             }
             ChatEvent::Done(r) => streamed = Some(*r),
-            ChatEvent::ToolCallDelta { .. } => {}
+            ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_) => {}
         }
     }
     let r = streamed.ok_or_else(|| anyhow::anyhow!("stream ended without a response"))?;

@@ -148,7 +148,7 @@ async fn ask<M: ChatModel>(rag: &RagModel<M>, question: &str) -> anyhow::Result<
                 std::io::stdout().flush()?;
             }
             ChatEvent::Done(r) => response = Some(*r),
-            ChatEvent::ToolCallDelta { .. } => {}
+            ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_) => {}
         }
     }
     let r = response.ok_or_else(|| anyhow::anyhow!("the stream ended without a response"))?;

@@ -150,9 +150,7 @@ impl SamplingArgs {
             top_p: self.top_p,
             seed: self.seed,
             stop: self.stop.clone(),
-            prompt_lookup: self
-                .prompt_lookup
-                .then(slm::core::PromptLookup::default),
+            prompt_lookup: self.prompt_lookup.then(slm::core::PromptLookup::default),
             ..Default::default()
         };
         options.validate()?;

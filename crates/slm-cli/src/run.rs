@@ -189,7 +189,7 @@ pub async fn stream_reply(model: &dyn ChatModel, request: ChatRequest) -> anyhow
                     return Err(anyhow::Error::new(e).context("writing to stdout"));
                 }
             }
-            Some(Ok(ChatEvent::ToolCallDelta { .. })) => {}
+            Some(Ok(ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_))) => {}
             Some(Ok(ChatEvent::Done(response))) => {
                 // A model that does not stream text (tool calls only) still shows its calls.
                 if reply.text.is_empty() && !response.message.tool_calls.is_empty() {

@@ -19,6 +19,8 @@ use crate::{ChatResponse, Result};
 pub enum ChatEvent {
     /// More text. Never splits a UTF-8 character (it is a `String`).
     TextDelta(String),
+    /// More of the model's reasoning (its `<think>` section), which is not part of the text.
+    ReasoningDelta(String),
     /// A piece of a tool call. Pieces with the same `index` belong to one call.
     ToolCallDelta {
         /// Which call of this answer (0-based).
@@ -66,6 +68,14 @@ pub type ChatStream<'a> = Pin<Box<dyn Stream<Item = Result<ChatEvent>> + Send + 
 /// ```
 pub fn events_of_response(response: ChatResponse) -> Vec<ChatEvent> {
     let mut events = Vec::new();
+    if let Some(reasoning) = response
+        .message
+        .reasoning
+        .as_ref()
+        .filter(|r| !r.is_empty())
+    {
+        events.push(ChatEvent::ReasoningDelta(reasoning.clone()));
+    }
     if !response.message.content.is_empty() {
         events.push(ChatEvent::TextDelta(response.message.content.clone()));
     }
@@ -100,7 +110,7 @@ pub async fn collect_stream(mut stream: ChatStream<'_>) -> Result<(String, ChatR
     while let Some(event) = stream.next().await {
         match event? {
             ChatEvent::TextDelta(delta) => text.push_str(&delta),
-            ChatEvent::ToolCallDelta { .. } => {}
+            ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_) => {}
             ChatEvent::Done(response) => return Ok((text, *response)),
         }
     }

@@ -60,6 +60,11 @@ pub struct Message {
     /// For [`Role::Tool`] messages: the id of the call this message answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// An assistant's reasoning (a model's `<think>` section, a server's
+    /// `reasoning_content`), kept apart from `content`: it never reaches JSON validation,
+    /// tool-call parsing or citations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
 }
 
 impl Message {
@@ -75,6 +80,7 @@ impl Message {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            reasoning: None,
         }
     }
 

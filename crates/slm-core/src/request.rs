@@ -180,7 +180,11 @@ impl Default for PromptLookup {
 impl PromptLookup {
     fn validate(&self) -> Result<(), InvalidOption> {
         if self.ngram_min == 0 {
-            return Err(InvalidOption::new("prompt_lookup.ngram_min", 0, "at least 1"));
+            return Err(InvalidOption::new(
+                "prompt_lookup.ngram_min",
+                0,
+                "at least 1",
+            ));
         }
         if self.ngram_max < self.ngram_min || self.ngram_max > 16 {
             return Err(InvalidOption::new(

@@ -152,7 +152,9 @@ async fn streaming_through_the_composition_matches_chat() {
                 deltas.push(t)
             }
             ChatEvent::Done(r) => done = Some(*r),
-            ChatEvent::ToolCallDelta { .. } => panic!("no tools here"),
+            ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_) => {
+                panic!("no tools here")
+            }
         }
     }
     let done = done.expect("stream ends with Done");

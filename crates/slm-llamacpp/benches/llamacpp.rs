@@ -163,7 +163,7 @@ async fn streamed_decode_time(model: &LlamaCppModel, request: ChatRequest) -> Du
                 assert!(deltas > 0);
                 return r.timings.total - r.timings.time_to_first_token;
             }
-            ChatEvent::ToolCallDelta { .. } => unreachable!(),
+            ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_) => unreachable!(),
         }
     }
     panic!("stream ended without Done");

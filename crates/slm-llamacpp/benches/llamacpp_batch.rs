@@ -135,7 +135,7 @@ async fn concurrent_decode(model: &LlamaCppModel, n: usize) -> (Duration, u64) {
                             assert_eq!(r.usage.completion_tokens, BATCH_TOKENS);
                             return (first.unwrap_or_else(Instant::now), Instant::now());
                         }
-                        ChatEvent::ToolCallDelta { .. } => {}
+                        ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_) => {}
                     }
                 }
                 panic!("no Done");

@@ -44,7 +44,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let path = SMOLLM2.locate().expect("SmolLM2 in the model cache (scripts/setup.sh)");
+    let path = SMOLLM2
+        .locate()
+        .expect("SmolLM2 in the model cache (scripts/setup.sh)");
     let options = LoadOptions::default()
         .with_threads(threads())
         .with_context_length(2048)
@@ -70,15 +72,23 @@ fn bench(c: &mut Criterion) {
     for (name, prompt) in &prompts {
         let plain = chat(request(prompt, false));
         let fast = chat(request(prompt, true));
-        assert_eq!(fast.text(), plain.text(), "{name}: drafts changed the answer");
+        assert_eq!(
+            fast.text(),
+            plain.text(),
+            "{name}: drafts changed the answer"
+        );
         // Interleaved, so both sides see the same machine load.
         let mut rates = (Vec::new(), Vec::new());
         let mut spec = slm_core::Speculation::default();
         for _ in 0..5 {
             let p = chat(request(prompt, false));
             let f = chat(request(prompt, true));
-            rates.0.push(p.timings.decode_tokens_per_second.unwrap_or(0.0));
-            rates.1.push(f.timings.decode_tokens_per_second.unwrap_or(0.0));
+            rates
+                .0
+                .push(p.timings.decode_tokens_per_second.unwrap_or(0.0));
+            rates
+                .1
+                .push(f.timings.decode_tokens_per_second.unwrap_or(0.0));
             let s = f.timings.speculation.unwrap_or_default();
             spec.drafted += s.drafted;
             spec.accepted += s.accepted;

@@ -8,16 +8,18 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use slm_core::{
-    Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, ResponseFormat,
-    Role, ToolChoice, async_trait,
+    Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Message,
+    ResponseFormat, Role, ToolChoice, async_trait,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::constrain::ConstraintSpec;
 use crate::gguf::{GgufHeader, GgufInfo};
-use crate::tools::{self, ToolFormat};
+use crate::tools;
+use crate::worker::CallMode;
 use crate::worker::{self, Command, Job};
 use crate::{ChatTemplate, LlamaCppError, LoadOptions, sampling};
+use slm_chat::ToolFormat;
 
 /// Facts about a loaded model.
 ///
@@ -295,8 +297,12 @@ impl LlamaCppModel {
                 add_generation_prompt,
             )?);
         }
-        // The template cannot show tools: describe them in the system message.
-        let instructions = tools::tool_instructions(&request.tools);
+        // The template cannot show tools: describe them in the system message, in the syntax
+        // of the model's family.
+        let instructions = Message::new(
+            Role::System,
+            self.tool_format().system_instructions(&request.tools),
+        );
         let mut messages = request.messages.clone();
         match messages.first_mut() {
             Some(first) if first.role == Role::System => {
@@ -307,10 +313,20 @@ impl LlamaCppModel {
         Ok(template.render(&messages, &[], add_generation_prompt)?)
     }
 
-    /// The tool-call format this model is asked to use: its template's `<tool_call>` JSON
-    /// convention when the template has one, otherwise slm-core's `<tool_call name="...">`.
-    fn tool_format(&self) -> ToolFormat {
-        ToolFormat::for_template(self.inner.template.source())
+    /// The tool-call syntax this model's family writes, detected from its chat template
+    /// (slm-core's generic `<tool_call name="...">` when the template shows none).
+    ///
+    /// ```
+    /// # use slm_llamacpp::{LlamaCppModel, LoadOptions, testing::{TestModelSpec, write_test_model}};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("m.gguf");
+    /// # write_test_model(&path, &TestModelSpec::tiny()).unwrap();
+    /// let model = LlamaCppModel::load(&path, LoadOptions::default()).unwrap();
+    /// // Generated models carry a ChatML template with Qwen's `<tool_call>` convention.
+    /// assert_eq!(model.tool_format(), slm_chat::ToolFormat::Hermes);
+    /// ```
+    pub fn tool_format(&self) -> ToolFormat {
+        ToolFormat::detect(self.inner.template.source())
     }
 
     /// Counts the tokens of `text` as the model tokenizes a prompt (special tokens parsed).
@@ -648,8 +664,19 @@ impl LlamaCppModel {
             return Err(LlamaCppError::InvalidRequest("no messages".into()));
         }
         sampling::validate(&request.options)?;
-        let (constraint, tool_calls) = self.constraint_of(&request)?;
+        let (mut constraint, mut tool_calls) = self.constraint_of(&request)?;
         let prompt = self.render_prompt(&request)?;
+        if let Some(mode) = tool_calls.as_mut() {
+            // DeepSeek-R1 distills' templates open `<think>` in the generation prompt.
+            mode.starts_in_reasoning = slm_chat::formats::prompt_opens_thinking(&prompt);
+            if mode.forced
+                && mode.starts_in_reasoning
+                && let Some(ConstraintSpec::Lark(lark)) = constraint.as_mut()
+            {
+                // A forced call closes the thought the prompt opened, then calls.
+                *lark = lark.replacen("start: ", "start: \"</think>\\n\\n\" ", 1);
+            }
+        }
         // Refuse what cannot fit before the worker spends time tokenizing it (a template or a
         // message can make a prompt of any size).
         let limit = self.inner.info.context_length as usize * MAX_BYTES_PER_TOKEN;
@@ -663,10 +690,10 @@ impl LlamaCppModel {
         let (events, receiver) = mpsc::unbounded_channel();
         let queued = Instant::now();
         let job = Job {
-            prompt,
             call_rules: tools::CallRules::of(&request),
             options: request.options,
             constraint,
+            prompt,
             tool_calls,
             lora: self.lora.unwrap_or(self.inner.info.options.lora),
             started,
@@ -679,31 +706,51 @@ impl LlamaCppModel {
 }
 
 impl LlamaCppModel {
-    /// The constraint a request puts on the output, and whether to look for tool calls
-    /// (`Some(true)`: a call is forced).
+    /// The constraint a request puts on the output, and how to read tool calls and reasoning
+    /// out of it.
     fn constraint_of(
         &self,
         request: &ChatRequest,
-    ) -> Result<(Option<ConstraintSpec>, Option<bool>), LlamaCppError> {
+    ) -> Result<(Option<ConstraintSpec>, Option<CallMode>), LlamaCppError> {
+        let format = self.tool_format();
+        let mode = |forced| {
+            Some(CallMode {
+                forced,
+                format,
+                tools: request.tools.clone(),
+                reasoning_only: false,
+                starts_in_reasoning: false,
+            })
+        };
         if let Some(forced) = tools::forced_tools(request)? {
             if !request.response_format.is_text() {
                 return Err(LlamaCppError::InvalidRequest(
                     "a forced tool call cannot also have a response format".into(),
                 ));
             }
-            let grammar = tools::forced_call_grammar(&forced, self.tool_format())?;
-            return Ok((Some(grammar), Some(true)));
+            let grammar = tools::forced_call_grammar(&forced, format)?;
+            return Ok((Some(grammar), mode(true)));
         }
-        let watch_calls =
-            (!request.tools.is_empty() && request.tool_choice != ToolChoice::None).then_some(false);
         let constraint = format_constraint(&request.response_format)?;
-        // Structured output is data, not a tool call.
-        let watch_calls = if constraint.is_some() {
-            None
-        } else {
-            watch_calls
-        };
-        Ok((constraint, watch_calls))
+        if constraint.is_some() {
+            // Structured output is data, not a tool call.
+            return Ok((constraint, None));
+        }
+        if !request.tools.is_empty() && request.tool_choice != ToolChoice::None {
+            return Ok((None, mode(false)));
+        }
+        // A model that thinks aloud: its `<think>` section is kept apart from the answer.
+        let reasoning = slm_chat::formats::supports_thinking(self.inner.template.source());
+        Ok((
+            None,
+            reasoning.then(|| CallMode {
+                forced: false,
+                format,
+                tools: Vec::new(),
+                reasoning_only: true,
+                starts_in_reasoning: false,
+            }),
+        ))
     }
 }
 

@@ -57,7 +57,10 @@ mod tests {
     fn the_longest_match_wins_and_its_continuation_is_drafted() {
         // "... 1 2 3 9 9 ... 2 3 7 8 ... 1 2 3": the 3-gram "1 2 3" continues with 9 9.
         let history = [1, 2, 3, 9, 9, 5, 2, 3, 7, 8, 6, 1, 2, 3];
-        assert_eq!(draft(&history, &lookup(1, 3, 8), 8), [9, 9, 5, 2, 3, 7, 8, 6]);
+        assert_eq!(
+            draft(&history, &lookup(1, 3, 8), 8),
+            [9, 9, 5, 2, 3, 7, 8, 6]
+        );
         // Only 2-grams: the latest "2 3" continues with 7 8.
         assert_eq!(draft(&history, &lookup(1, 2, 2), 8), [7, 8]);
     }

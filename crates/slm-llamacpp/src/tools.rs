@@ -1,10 +1,13 @@
-//! Local tool calls: which format the model is asked for, the grammar that forces a call, and
-//! parsing calls out of the generated text.
+//! Local tool calls: the grammar that forces a call in the model family's own syntax, and the
+//! stream watcher of slm-core's generic format.
 //!
-//! Templates that show tools in `<tool_call>` tags (Qwen, Hermes) get their own convention:
-//! `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`. Other templates get slm-core's
-//! `<tool_call name="...">{arguments}</tool_call>`, explained in a system message when the
-//! template itself does not render tools.
+//! Which syntax a model writes comes from its chat template ([`slm_chat::ToolFormat::detect`]):
+//! Qwen/Hermes `<tool_call>` JSON, Llama 3's JSON, Phi-4-mini's `<|tool_call|>`, Mistral's
+//! `[TOOL_CALLS]`, Gemma 3's `tool_code`, Granite, DeepSeek-R1, and otherwise slm-core's
+//! `<tool_call name="...">{arguments}</tool_call>` (the generic "wire" format, explained in a
+//! system message when the template itself does not render tools). The families' parsers live
+//! in `slm-chat`; the wire format keeps this crate's [`CallWatcher`], which also takes a bare
+//! JSON call.
 //!
 //! Forced calls are strict: each tool's parameter schema is closed ([`close_schema`]) before it
 //! is compiled, so the grammar writes only declared argument names, and the required ones.
@@ -12,36 +15,14 @@
 //! ([`CallRules`]) and their problems reported as [`ToolCallIssue`]s on the response.
 
 use serde_json::{Map, Value, json};
-use slm_core::{
-    ChatRequest, Message, Role, ToolCall, ToolCallIssue, ToolCallProblem, ToolChoice, ToolSpec,
-    wire,
-};
+use slm_chat::ToolFormat;
+use slm_core::{ChatRequest, ToolCall, ToolCallIssue, ToolCallProblem, ToolChoice, ToolSpec, wire};
 
 use crate::LlamaCppError;
 use crate::constrain::ConstraintSpec;
 
-/// How calls are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ToolFormat {
-    /// `<tool_call>\n{"name": "f", "arguments": {...}}\n</tool_call>` (Qwen, Hermes).
-    Hermes,
-    /// `<tool_call name="f">{...}</tool_call>` (slm-core's wire format).
-    Wire,
-}
-
 /// Most calls a forced answer may hold.
 pub(crate) const MAX_FORCED_CALLS: usize = 4;
-
-impl ToolFormat {
-    /// The format a template teaches its model.
-    pub(crate) fn for_template(source: &str) -> Self {
-        if source.contains("<tool_call>") {
-            ToolFormat::Hermes
-        } else {
-            ToolFormat::Wire
-        }
-    }
-}
 
 /// JSON-schema options for generated JSON: compact separators and no free whitespace, so a
 /// constrained answer cannot spend its tokens on blanks.
@@ -114,53 +95,20 @@ pub(crate) fn forced_call_grammar(
             )));
         }
     }
-    let repeat = match forced.max_calls {
-        0 | 1 => String::new(),
-        n => format!(" (\"\\n\" call){{0,{}}}", n - 1),
-    };
-    let lark = match format {
-        ToolFormat::Hermes => {
-            // One document holds every tool's schema: their `$defs` move to its root.
-            let mut defs = serde_json::Map::new();
-            let alternatives: Vec<Value> = tools
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let closed = close_schema(&t.parameters);
-                    let arguments = hoist_defs(&closed, &format!("tool{i}_"), &mut defs);
-                    json!({
-                        "type": "object",
-                        "properties": {"name": {"const": t.name}, "arguments": arguments},
-                        "required": ["name", "arguments"],
-                        "additionalProperties": false,
-                    })
-                })
-                .collect();
-            let mut document = json!({ "anyOf": alternatives });
-            if !defs.is_empty() {
-                document["$defs"] = Value::Object(defs);
-            }
-            let body = with_compact_json(&document);
-            format!(
-                "start: call{repeat}\ncall: \"<tool_call>\\n\" %json {body} \"\\n</tool_call>\"\n"
+    // Each tool's closed schema, without free whitespace, at the root of its own `%json`.
+    let closed: Vec<ToolSpec> = tools
+        .iter()
+        .map(|t| {
+            ToolSpec::new(
+                t.name.clone(),
+                t.description.clone(),
+                with_compact_json(&close_schema(&t.parameters)),
             )
-        }
-        ToolFormat::Wire => {
-            let mut lark = format!("start: call{repeat}\ncall: ");
-            let names: Vec<String> = (0..tools.len()).map(|i| format!("call_{i}")).collect();
-            lark.push_str(&names.join(" | "));
-            lark.push('\n');
-            for (name, t) in names.iter().zip(tools) {
-                let args = with_compact_json(&close_schema(&t.parameters));
-                lark.push_str(&format!(
-                    "{name}: \"<tool_call name=\\\"{}\\\">\" %json {args} \"</tool_call>\"\n",
-                    t.name
-                ));
-            }
-            lark
-        }
-    };
-    Ok(ConstraintSpec::Lark(lark))
+        })
+        .collect();
+    Ok(ConstraintSpec::Lark(
+        format.forced_call_grammar(&closed, forced.max_calls.max(1)),
+    ))
 }
 
 /// A tool's parameter schema made strict for calls: objects that do not say otherwise take no
@@ -299,73 +247,6 @@ fn argument_problems(parameters: &Value, arguments: &Value) -> Vec<ToolCallProbl
         .collect()
 }
 
-/// Moves a schema's `$defs`/`definitions` into `defs` under `prefix`-ed names and rewrites its
-/// local references to match, so the schema can be nested inside another document.
-fn hoist_defs(schema: &Value, prefix: &str, defs: &mut serde_json::Map<String, Value>) -> Value {
-    fn rewrite(value: &Value, prefix: &str) -> Value {
-        match value {
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let v = match (k.as_str(), v.as_str()) {
-                            ("$ref", Some(r)) => {
-                                let target = r
-                                    .strip_prefix("#/$defs/")
-                                    .or_else(|| r.strip_prefix("#/definitions/"));
-                                match target {
-                                    Some(name) => Value::String(format!("#/$defs/{prefix}{name}")),
-                                    None if r == "#" => {
-                                        Value::String(format!("#/$defs/{prefix}root"))
-                                    }
-                                    None => v.clone(),
-                                }
-                            }
-                            _ => rewrite(v, prefix),
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            ),
-            Value::Array(items) => Value::Array(items.iter().map(|v| rewrite(v, prefix)).collect()),
-            other => other.clone(),
-        }
-    }
-    let mut rewritten = rewrite(schema, prefix);
-    if let Some(map) = rewritten.as_object_mut() {
-        for key in ["$defs", "definitions"] {
-            if let Some(Value::Object(own)) = map.remove(key) {
-                for (name, def) in own {
-                    defs.insert(format!("{prefix}{name}"), def);
-                }
-            }
-        }
-    }
-    if serde_json::to_string(schema).is_ok_and(|s| s.contains("\"$ref\":\"#\"")) {
-        defs.insert(format!("{prefix}root"), rewritten.clone());
-    }
-    rewritten
-}
-
-/// For templates that do not render `tools`: a system message that lists them and shows the
-/// call format.
-pub(crate) fn tool_instructions(tools: &[ToolSpec]) -> Message {
-    let listing: Vec<String> = tools
-        .iter()
-        .map(|t| {
-            json!({"name": t.name, "description": t.description, "parameters": t.parameters})
-                .to_string()
-        })
-        .collect();
-    Message::new(
-        Role::System,
-        format!(
-            "You can call these tools:\n{}\nTo call one, answer only with \
-             <tool_call name=\"TOOL_NAME\">{{JSON arguments}}</tool_call>",
-            listing.join("\n")
-        ),
-    )
-}
-
 /// Calls found in a finished answer, and the text around them; `None` when it holds no
 /// well-formed call.
 pub(crate) fn parse_calls(text: &str) -> Option<(String, Vec<ToolCall>)> {
@@ -498,17 +379,6 @@ mod tests {
     }
 
     #[test]
-    fn nested_definitions_move_to_the_root() {
-        let params = json!({"type": "object", "properties": {"a": {"$ref": "#/$defs/x"}},
-                            "$defs": {"x": {"type": "integer"}}});
-        let mut defs = serde_json::Map::new();
-        let out = hoist_defs(&params, "tool0_", &mut defs);
-        assert_eq!(out["properties"]["a"]["$ref"], "#/$defs/tool0_x");
-        assert!(out.get("$defs").is_none());
-        assert_eq!(defs["tool0_x"], json!({"type": "integer"}));
-    }
-
-    #[test]
     fn open_objects_are_closed_and_explicit_ones_kept() {
         let params = json!({"type": "object", "required": ["city"], "properties": {
             "city": {"type": "string"},
@@ -567,11 +437,16 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        for format in [ToolFormat::Wire, ToolFormat::Hermes] {
+        for format in ToolFormat::ALL {
             let one = grammar(1, format);
-            assert!(one.starts_with("start: call\n"), "{one}");
-            assert!(one.contains("\"additionalProperties\":false"), "{one}");
-            assert!(grammar(4, format).starts_with("start: call (\"\\n\" call){0,3}\n"));
+            if format != ToolFormat::Gemma3 {
+                // Gemma's Python-call syntax cannot embed a JSON schema.
+                assert!(
+                    one.contains("\"additionalProperties\":false"),
+                    "{format:?}: {one}"
+                );
+            }
+            assert_ne!(one, grammar(4, format), "{format:?}");
         }
     }
 

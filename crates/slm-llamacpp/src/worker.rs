@@ -99,8 +99,8 @@ pub(crate) struct Job {
     pub(crate) options: GenerationOptions,
     /// What the output must match, if anything.
     pub(crate) constraint: Option<ConstraintSpec>,
-    /// Look for tool calls in the output: `Some(true)` when a call is forced.
-    pub(crate) tool_calls: Option<bool>,
+    /// How to read tool calls and reasoning out of the output, if at all.
+    pub(crate) tool_calls: Option<CallMode>,
     /// What the answer's tool calls are checked against.
     pub(crate) call_rules: crate::tools::CallRules,
     /// The LoRA adapter (index, scale) to run with.
@@ -111,6 +111,49 @@ pub(crate) struct Job {
     pub(crate) prep: Duration,
     pub(crate) queued: Instant,
     pub(crate) events: EventSender,
+}
+
+/// How a request's answer is read for tool calls and reasoning.
+#[derive(Debug, Clone)]
+pub(crate) struct CallMode {
+    /// The grammar forces calls: the whole answer is calls.
+    pub(crate) forced: bool,
+    /// The syntax of the model's family.
+    pub(crate) format: slm_chat::ToolFormat,
+    /// The declared tools (calls of others stay text).
+    pub(crate) tools: Vec<slm_core::ToolSpec>,
+    /// No tools: only a `<think>` section is taken apart.
+    pub(crate) reasoning_only: bool,
+    /// The prompt already opened `<think>`.
+    pub(crate) starts_in_reasoning: bool,
+}
+
+/// Reads an answer as it streams.
+enum CallReader {
+    /// slm-core's generic format (and bare JSON calls): this crate's watcher.
+    Wire(CallWatcher),
+    /// A model family's own syntax, reasoning apart.
+    Native(Box<slm_chat::StreamParser>),
+    /// Only reasoning to take apart.
+    Reasoning(slm_chat::formats::ReasoningSplitter),
+}
+
+impl CallReader {
+    fn new(mode: CallMode) -> Self {
+        if mode.reasoning_only {
+            return CallReader::Reasoning(slm_chat::formats::ReasoningSplitter::new(
+                mode.starts_in_reasoning,
+            ));
+        }
+        match mode.format {
+            slm_chat::ToolFormat::Wire if !mode.starts_in_reasoning => {
+                CallReader::Wire(CallWatcher::new(mode.forced))
+            }
+            format => CallReader::Native(Box::new(
+                format.stream_parser(&mode.tools, mode.starts_in_reasoning),
+            )),
+        }
+    }
 }
 
 /// Counters of a model's worker since it was loaded.
@@ -395,8 +438,10 @@ struct Sequence {
     logits_index: Option<i32>,
     /// The grammar or schema the output must follow.
     constraint: Option<Constraint>,
-    /// Holds back tool calls from the text stream.
-    calls: Option<CallWatcher>,
+    /// Reads tool calls and reasoning out of the text stream.
+    calls: Option<CallReader>,
+    /// The reasoning streamed so far.
+    reasoning: Option<String>,
     /// The fault a test asked this request to provoke.
     fault: Fault,
     /// Prompt-lookup speculative decoding, when the request asked for it.
@@ -815,7 +860,8 @@ impl Worker<'_> {
             last_token_at: None,
             logits_index: None,
             constraint,
-            calls: job.tool_calls.map(CallWatcher::new),
+            calls: job.tool_calls.clone().map(CallReader::new),
+            reasoning: None,
             fault,
             lookup: job.options.prompt_lookup,
             draft: Vec::new(),
@@ -1479,11 +1525,64 @@ fn no_usable_slot() -> LlamaCppError {
 
 /// Streams text, unless it may be a tool call (then the call watcher keeps it).
 fn emit(seq: &mut Sequence, text: String) {
-    let text = match seq.calls.as_mut() {
-        Some(watcher) => watcher.push(&text),
-        None => text,
+    let events = match seq.calls.as_mut() {
+        None => return send_text(seq, text),
+        Some(CallReader::Wire(watcher)) => {
+            let text = watcher.push(&text);
+            return send_text(seq, text);
+        }
+        Some(CallReader::Native(parser)) => parser.push(&text),
+        Some(CallReader::Reasoning(splitter)) => pieces_as_events(splitter.push(&text)),
     };
-    send_text(seq, text);
+    forward(seq, events);
+}
+
+fn pieces_as_events(pieces: Vec<slm_chat::formats::Piece>) -> Vec<slm_chat::FormatEvent> {
+    use slm_chat::formats::Piece;
+    pieces
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Reasoning(t) => slm_chat::FormatEvent::Reasoning(t),
+            Piece::Content(t) => slm_chat::FormatEvent::Text(t),
+        })
+        .collect()
+}
+
+/// Streams what a family's parser found: text, reasoning, and call pieces (a call withdrawn
+/// as malformed comes back as text, which the parser emits after the withdrawal).
+fn forward(seq: &mut Sequence, events: Vec<slm_chat::FormatEvent>) {
+    use slm_chat::FormatEvent;
+    for event in events {
+        match event {
+            FormatEvent::Text(text) => send_text(seq, text),
+            FormatEvent::Reasoning(text) => {
+                if text.is_empty() {
+                    continue;
+                }
+                seq.reasoning.get_or_insert_default().push_str(&text);
+                let _ = seq.job.events.send(Ok(ChatEvent::ReasoningDelta(text)));
+            }
+            FormatEvent::ToolCallStart { index, id, name } => {
+                let _ = seq.job.events.send(Ok(ChatEvent::ToolCallDelta {
+                    index,
+                    id: Some(id),
+                    name: Some(name),
+                    arguments: String::new(),
+                }));
+            }
+            FormatEvent::ToolCallArguments { index, fragment } => {
+                let _ = seq.job.events.send(Ok(ChatEvent::ToolCallDelta {
+                    index,
+                    id: None,
+                    name: None,
+                    arguments: fragment,
+                }));
+            }
+            FormatEvent::ToolCallAborted { index, reason } => {
+                tracing::debug!(index, %reason, "a tool call was malformed; its text stays text");
+            }
+        }
+    }
 }
 
 fn send_text(seq: &mut Sequence, text: String) {
@@ -1497,8 +1596,22 @@ fn send_text(seq: &mut Sequence, text: String) {
 /// Parses the held-back part of an answer into tool calls and streams them; text that turns
 /// out not to be a call is streamed as text, so streamed text always equals the answer's.
 fn finish_calls(seq: &mut Sequence) -> Vec<slm_core::ToolCall> {
-    let Some(mut watcher) = seq.calls.take() else {
-        return Vec::new();
+    let mut watcher = match seq.calls.take() {
+        None => return Vec::new(),
+        Some(CallReader::Wire(watcher)) => watcher,
+        Some(CallReader::Native(parser)) => {
+            let (events, parsed) = parser.finish();
+            forward(seq, events);
+            for problem in &parsed.problems {
+                tracing::debug!(%problem, "text that looked like a tool call stays text");
+            }
+            return parsed.tool_calls;
+        }
+        Some(CallReader::Reasoning(mut splitter)) => {
+            let events = pieces_as_events(splitter.finish());
+            forward(seq, events);
+            return Vec::new();
+        }
     };
     let held = watcher.finish();
     send_text(seq, held);
@@ -1538,8 +1651,11 @@ fn add_draft(
     budget: usize,
     context_length: u32,
 ) {
-    let left_in_context = usize::try_from(i64::from(context_length) - i64::from(seq.pos)).unwrap_or(0);
-    let left_to_generate = seq.max_tokens.saturating_sub(seq.n_sampled.saturating_add(1)) as usize;
+    let left_in_context =
+        usize::try_from(i64::from(context_length) - i64::from(seq.pos)).unwrap_or(0);
+    let left_to_generate = seq
+        .max_tokens
+        .saturating_sub(seq.n_sampled.saturating_add(1)) as usize;
     let room = budget
         .min(left_in_context)
         .min(left_to_generate)
@@ -1577,8 +1693,10 @@ fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResp
         ),
         speculation: seq.lookup.map(|_| seq.speculation),
     };
+    let mut message = Message::assistant(seq.text.clone());
+    message.reasoning = seq.reasoning.clone();
     ChatResponse {
-        message: Message::assistant(seq.text.clone()),
+        message,
         finish_reason: reason,
         usage: Usage::new(prompt_tokens, seq.n_sampled).with_cached_prompt_tokens(cached),
         timings,

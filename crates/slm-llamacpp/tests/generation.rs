@@ -214,7 +214,7 @@ async fn sampled_byte_level_output_streams_whole_characters() {
         match event.unwrap() {
             ChatEvent::TextDelta(d) => text.push_str(&d),
             ChatEvent::Done(r) => done = Some(r),
-            ChatEvent::ToolCallDelta { .. } => unreachable!(),
+            ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_) => unreachable!(),
         }
     }
     let done = done.unwrap();

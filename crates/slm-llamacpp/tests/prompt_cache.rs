@@ -319,8 +319,7 @@ async fn ten_thousand_distinct_prompts_stay_within_the_slots() {
     }
     let before = rss_kib();
     for chunk in (500..10_000).collect::<Vec<_>>().chunks(SLOTS as usize) {
-        let answers =
-            futures::future::join_all(chunk.iter().map(|&k| model.chat(ask(k)))).await;
+        let answers = futures::future::join_all(chunk.iter().map(|&k| model.chat(ask(k)))).await;
         for answer in answers {
             answer.unwrap();
         }

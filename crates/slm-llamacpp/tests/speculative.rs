@@ -56,7 +56,10 @@ async fn greedy_and_seeded_answers_are_those_of_plain_decoding() {
         let plain = model.chat(extraction(options.clone())).await.unwrap();
         let fast = model.chat(extraction(with_lookup(options))).await.unwrap();
         assert_eq!(fast.text(), plain.text(), "{name}");
-        assert_eq!(fast.usage.completion_tokens, plain.usage.completion_tokens, "{name}");
+        assert_eq!(
+            fast.usage.completion_tokens, plain.usage.completion_tokens,
+            "{name}"
+        );
         assert!(plain.timings.speculation.is_none(), "{name}");
         let spec = fast.timings.speculation.expect("speculation stats");
         assert!(spec.accepted <= spec.drafted, "{name}: {spec:?}");
@@ -113,8 +116,7 @@ async fn drafts_next_to_other_sequences_and_under_a_schema_change_nothing() {
     structured_fast.options = with_lookup(greedy.clone());
     requests.push(structured_fast);
 
-    let together =
-        futures::future::join_all(requests.iter().map(|r| model.chat(r.clone()))).await;
+    let together = futures::future::join_all(requests.iter().map(|r| model.chat(r.clone()))).await;
     for (k, (request, answer)) in requests.iter().zip(together).enumerate() {
         let answer = answer.unwrap();
         let mut plain = request.clone();
@@ -142,11 +144,15 @@ async fn the_prompt_cache_keeps_exactly_the_accepted_tokens() {
     let cached = LlamaCppModel::load(&path, exact_options(1).with_prompt_cache(true)).unwrap();
     let cold = LlamaCppModel::load(&path, exact_options(1)).unwrap();
     let greedy = GenerationOptions::deterministic().with_max_tokens(40);
-    let first = cached.chat(extraction(with_lookup(greedy.clone()))).await.unwrap();
+    let first = cached
+        .chat(extraction(with_lookup(greedy.clone())))
+        .await
+        .unwrap();
     assert!(first.timings.speculation.unwrap().accepted > 0);
     let mut next = extraction(with_lookup(greedy.clone()));
     next.messages.push(Message::assistant(first.text()));
-    next.messages.push(Message::user("Now only the year of birth."));
+    next.messages
+        .push(Message::user("Now only the year of birth."));
     let warm = cached.chat(next.clone()).await.unwrap();
     assert!(warm.usage.cached_prompt_tokens > 0, "{:?}", warm.usage);
     next.options.prompt_lookup = None;

@@ -357,7 +357,9 @@ async fn streaming_passes_deltas_then_sources() {
         match event.unwrap() {
             ChatEvent::TextDelta(t) => deltas.push(t),
             ChatEvent::Done(r) => done = Some(*r),
-            ChatEvent::ToolCallDelta { .. } => unreachable!("no tools"),
+            ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_) => {
+                unreachable!("no tools")
+            }
         }
     }
     assert!(

@@ -96,39 +96,89 @@ pub(crate) fn grammar(tools: &[ToolSpec], max_calls: usize) -> String {
         repeated("call", "\n", max_calls),
         lit("\n```")
     );
-    let any = [ToolSpec::new("", "", serde_json::json!({}))];
-    let list: &[ToolSpec] = if tools.is_empty() { &any } else { tools };
-    let rules: Vec<String> = (0..list.len()).map(|i| format!("call_{i}")).collect();
+    let rules: Vec<String> = (0..tools.len().max(1))
+        .map(|i| format!("call_{i}"))
+        .collect();
     lark.push_str(&format!("call: {}\n", rules.join(" | ")));
-    for (i, tool) in list.iter().enumerate() {
-        let keys: Vec<String> = tool.parameters["properties"]
-            .as_object()
-            .map(|p| p.keys().map(|k| lit(k)).collect())
-            .unwrap_or_default();
-        let (name, key) = if tools.is_empty() {
-            ("NAME".to_string(), "NAME".to_string())
-        } else if keys.is_empty() {
-            (lit(&tool.name), String::new())
-        } else {
-            (lit(&tool.name), format!("({})", keys.join(" | ")))
-        };
-        if key.is_empty() {
-            lark.push_str(&format!("call_{i}: {name} \"()\"\n"));
-        } else {
-            lark.push_str(&format!(
-                "call_{i}: {name} \"(\" (kw_{i} (\", \" kw_{i})*)? \")\"\nkw_{i}: {key} \"=\" value\n"
-            ));
-        }
+    if tools.is_empty() {
+        lark.push_str("call_0: NAME \"(\" (NAME \"=\" value (\", \" NAME \"=\" value)*)? \")\"\n");
+    }
+    for (i, tool) in tools.iter().enumerate() {
+        lark.push_str(&format!(
+            "call_{i}: {} \"(\" {} \")\"\n",
+            lit(&tool.name),
+            keyword_arguments(&tool.parameters)
+        ));
     }
     lark.push_str(
         "value: STRING | NUMBER | \"True\" | \"False\" | \"None\" | list | dict\n\
          list: \"[\" (value (\", \" value)*)? \"]\"\n\
          dict: \"{\" (STRING \": \" value (\", \" STRING \": \" value)*)? \"}\"\n\
-         STRING: /\"([^\"\\\\\\n]|\\\\.)*\"/\n\
-         NUMBER: /-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?/\n\
+         STRING: /\"([^\"\\\\\\n]|\\\\.){0,512}\"/\n\
+         NUMBER: /-?[0-9]{1,16}(\\.[0-9]{1,16})?([eE][-+]?[0-9]{1,3})?/\n\
+         INT: /-?[0-9]{1,16}/\n\
          NAME: /[A-Za-z_][A-Za-z0-9_]*/\n",
     );
     lark
+}
+
+/// The keyword arguments of a call, in declaration order: every required one, then each
+/// optional one or not; each value of its declared type (Python literals).
+fn keyword_arguments(parameters: &serde_json::Value) -> String {
+    let Some(properties) = parameters["properties"].as_object() else {
+        return String::new();
+    };
+    let required: Vec<&str> = parameters["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|n| n.as_str()).collect())
+        .unwrap_or_default();
+    let keyword = |(name, schema): (&String, &serde_json::Value)| {
+        format!("{} \"=\" {}", lit(name), python_value(schema))
+    };
+    let (must, may): (Vec<_>, Vec<_>) = properties
+        .iter()
+        .partition(|(name, _)| required.contains(&name.as_str()));
+    let must: Vec<String> = must.into_iter().map(keyword).collect();
+    let may: Vec<String> = may.into_iter().map(keyword).collect();
+    let optional_after = |from: usize| -> String {
+        may[from..]
+            .iter()
+            .map(|k| format!(" (\", \" {k})?"))
+            .collect()
+    };
+    if !must.is_empty() {
+        return format!("{}{}", must.join(" \", \" "), optional_after(0));
+    }
+    if may.is_empty() {
+        return String::new();
+    }
+    // No required argument: the first one written is any of the optional ones.
+    let starts: Vec<String> = (0..may.len())
+        .map(|k| format!("{}{}", may[k], optional_after(k + 1)))
+        .collect();
+    format!("({})?", starts.join(" | "))
+}
+
+/// The Lark rule for a Python literal of a JSON schema's type.
+fn python_value(schema: &serde_json::Value) -> String {
+    if let Some(options) = schema["enum"].as_array()
+        && options.iter().all(|o| o.is_string())
+    {
+        let literals: Vec<String> = options
+            .iter()
+            .map(|o| lit(&serde_json::to_string(o).expect("strings serialize")))
+            .collect();
+        return format!("({})", literals.join(" | "));
+    }
+    match schema["type"].as_str() {
+        Some("string") => "STRING".into(),
+        Some("integer") => "INT".into(),
+        Some("number") => "NUMBER".into(),
+        Some("boolean") => "(\"True\" | \"False\")".into(),
+        Some("array") => "list".into(),
+        Some("object") => "dict".into(),
+        _ => "value".into(),
+    }
 }
 
 /// The JSON text of the arguments between a call's parentheses.

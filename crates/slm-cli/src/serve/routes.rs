@@ -436,6 +436,12 @@ async fn pump(
                     out.push(chunk(Delta::text(text), None));
                 }
             }
+            ChatEvent::ReasoningDelta(text) => {
+                if !text.is_empty() {
+                    job.recorder.first_token();
+                    out.push(chunk(Delta::reasoning(text), None));
+                }
+            }
             ChatEvent::ToolCallDelta {
                 index,
                 id,

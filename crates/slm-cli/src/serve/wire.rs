@@ -806,6 +806,9 @@ pub struct Delta {
     role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<String>,
+    /// The model's reasoning, as llama-server and DeepSeek's API stream it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<ToolCallChunk>,
 }
@@ -841,6 +844,14 @@ impl Delta {
     pub fn text(text: String) -> Self {
         Self {
             content: Some(text),
+            ..Self::default()
+        }
+    }
+
+    /// A piece of reasoning (`reasoning_content`).
+    pub fn reasoning(text: String) -> Self {
+        Self {
+            reasoning_content: Some(text),
             ..Self::default()
         }
     }
@@ -990,11 +1001,13 @@ mod tests {
         );
         let (req, _) = chat(json!({"messages": msgs, "prompt_lookup": false})).unwrap();
         assert_eq!(req.options.prompt_lookup, None);
-        let (req, _) =
-            chat(json!({"messages": msgs, "prompt_lookup": {"max_draft": 16}})).unwrap();
+        let (req, _) = chat(json!({"messages": msgs, "prompt_lookup": {"max_draft": 16}})).unwrap();
         assert_eq!(req.options.prompt_lookup.unwrap().max_draft, 16);
         let err = chat(json!({"messages": msgs, "prompt_lookup": {"max_draft": 0}})).unwrap_err();
-        assert!(format!("{err:?}").contains("prompt_lookup.max_draft"), "{err:?}");
+        assert!(
+            format!("{err:?}").contains("prompt_lookup.max_draft"),
+            "{err:?}"
+        );
     }
 
     #[test]
