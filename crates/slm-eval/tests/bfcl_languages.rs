@@ -277,6 +277,10 @@ fn categories_parse_by_name_and_group() {
     );
     assert_eq!(bfcl::parse_categories("all, live").unwrap().len(), 13);
     assert!(bfcl::parse_categories("multi_turn_base").is_err());
+    // Prompted Java/JavaScript calls need BFCL's tree-sitter parsers, which are not ported.
+    let error =
+        bfcl::dataset(&fixtures(), &[Category::SimpleJava], BfclMode::Prompting).unwrap_err();
+    assert!(error.to_string().contains("simple_java"), "{error}");
 }
 
 #[test]

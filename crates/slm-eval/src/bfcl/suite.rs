@@ -165,7 +165,8 @@ pub fn parse_categories(text: &str) -> Result<Vec<Category>> {
 
 /// The cases of `categories` from BFCL's data directory (`BFCL_v4_<category>.json` and
 /// `possible_answer/`), in category then file order. The dataset's sha256 covers every case, so
-/// a results file is resumed only with the same data and categories.
+/// a results file is resumed only with the same data and categories. The Java and JavaScript
+/// categories run in the function-calling mode only (an `InvalidArgument` error otherwise).
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -179,6 +180,13 @@ pub fn parse_categories(text: &str) -> Result<Vec<Category>> {
 /// assert_eq!(data.cases[0].tools[0].name, "geo_area");
 /// ```
 pub fn dataset(dir: &Path, categories: &[Category], mode: BfclMode) -> Result<Dataset> {
+    if mode == BfclMode::Prompting
+        && let Some(c) = categories.iter().find(|c| c.language() != Language::Python)
+    {
+        return Err(EvalError::InvalidArgument(format!(
+            "BFCL category {c} in prompting mode: BFCL reads a prompted model's Java/JavaScript calls with tree-sitter parsers that are not ported; use the function-calling mode"
+        )));
+    }
     let mut cases = Vec::new();
     for &category in categories {
         let suite = Suite::load(dir, category)?;
