@@ -271,22 +271,33 @@ pub struct Function {
 }
 
 impl Function {
-    /// This declaration as a [`ToolSpec`] with standard JSON-schema types (`dict` → `object`,
-    /// `float` → `number`, `tuple` → `array`, `any` → no constraint).
+    /// This declaration as a [`ToolSpec`], its types cast to OpenAPI ones as BFCL's
+    /// function-calling handlers cast them (`convert_to_tool` with `GORILLA_TO_OPENAPI`):
+    /// `dict` → `object`, `float` → `number` (with `"format": "float"` and a note in the
+    /// description), `tuple` → `array`, `any` and unknown or missing types → `string`, the same
+    /// inside object properties and list items.
     ///
     /// ```
     /// let f = slm_eval::bfcl::Function {
     ///     name: "area".into(), description: "".into(),
-    ///     parameters: serde_json::json!({"type": "dict", "properties": {"r": {"type": "float"}}, "required": ["r"]}),
+    ///     parameters: serde_json::json!({"type": "dict", "properties": {
+    ///         "r": {"type": "float", "description": "Radius."}, "tag": {"type": "any"}}, "required": ["r"]}),
     /// };
-    /// assert_eq!(f.to_tool_spec().parameters["properties"]["r"]["type"], "number");
+    /// let spec = f.to_tool_spec();
+    /// assert_eq!(spec.parameters["type"], "object");
+    /// assert_eq!(spec.parameters["properties"]["r"]["type"], "number");
+    /// assert_eq!(spec.parameters["properties"]["r"]["description"], "Radius. This is a float type value.");
+    /// assert_eq!(spec.parameters["properties"]["tag"]["type"], "string");
     /// ```
     pub fn to_tool_spec(&self) -> ToolSpec {
-        ToolSpec::new(
-            self.name.clone(),
-            self.description.clone(),
-            standard_schema(&self.parameters),
-        )
+        let mut parameters = self.parameters.clone();
+        if let Some(schema) = parameters.as_object_mut() {
+            schema.insert("type".into(), json!("object"));
+            if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+                cast_to_openapi(properties);
+            }
+        }
+        ToolSpec::new(self.name.clone(), self.description.clone(), parameters)
     }
 }
 
@@ -429,28 +440,70 @@ fn python_json(value: &Value) -> String {
     }
 }
 
-fn standard_schema(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for (key, item) in map {
-                let converted = match (key.as_str(), item) {
-                    ("type", Value::String(t)) => match t.as_str() {
-                        "dict" => json!("object"),
-                        "float" => json!("number"),
-                        "tuple" => json!("array"),
-                        "any" => continue,
-                        _ => item.clone(),
-                    },
-                    // `properties` maps names to schemas; every other member is converted as is.
-                    _ => standard_schema(item),
-                };
-                out.insert(key.clone(), converted);
-            }
-            Value::Object(out)
+/// BFCL's `GORILLA_TO_OPENAPI` (`None`: not in the table, cast to `string`).
+fn openapi_type(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "integer" | "byte" | "short" | "long" | "Bigint" => "integer",
+        "number" | "float" | "double" => "number",
+        "string" | "any" | "char" | "Any" | "String" => "string",
+        "boolean" | "bool" => "boolean",
+        "array" | "list" | "tuple" | "ArrayList" | "Array" | "Queue" | "Stack" => "array",
+        "dict" | "object" | "HashMap" | "Hashtable" => "object",
+        _ => return None,
+    })
+}
+
+/// BFCL's `_cast_to_openai_type` over a `properties` map: each property's type, object
+/// properties recursively, list items one level (two for a list of lists).
+fn cast_to_openapi(properties: &mut Map<String, Value>) {
+    let cast_items = |items: &mut Value| {
+        let kind = items.get("type").and_then(Value::as_str).unwrap_or("");
+        let cast = openapi_type(kind).unwrap_or("string");
+        if let Some(items) = items.as_object_mut() {
+            items.insert("type".into(), json!(cast));
         }
-        Value::Array(items) => Value::Array(items.iter().map(standard_schema).collect()),
-        other => other.clone(),
+        cast
+    };
+    for schema in properties.values_mut() {
+        let Some(schema) = schema.as_object_mut() else {
+            continue;
+        };
+        let kind = schema
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("string")
+            .to_string();
+        if kind == "float" {
+            schema.insert("format".into(), json!("float"));
+            let description = schema
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let description = format!("{description} This is a float type value.");
+            schema.insert("description".into(), json!(description));
+        }
+        let cast = openapi_type(&kind).unwrap_or("string");
+        schema.insert("type".into(), json!(cast));
+        if cast != "array" && cast != "object" {
+            continue;
+        }
+        if let Some(Value::Object(inner)) = schema.get_mut("properties") {
+            cast_to_openapi(inner);
+        } else if let Some(items) = schema.get_mut("items") {
+            match cast_items(items) {
+                "array" => {
+                    if let Some(inner) = items.get_mut("items") {
+                        cast_items(inner);
+                    }
+                }
+                "object" => {
+                    if let Some(Value::Object(inner)) = items.get_mut("properties") {
+                        cast_to_openapi(inner);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
 
