@@ -1,12 +1,14 @@
-//! BFCL agreement check: runs the AST checker over every entry of the five non-live BFCL
-//! categories with calls built from the answer keys (which must pass) and perturbed calls
-//! (which must fail), and reports how often the verdict is the expected one.
+//! BFCL agreement check: runs the AST checker over every entry of the thirteen BFCL categories
+//! this crate covers (non-live Python, Java and JavaScript; live) with calls built from the
+//! answer keys (which must pass) and perturbed calls (which must fail), and reports how often
+//! the verdict is the expected one. Java and JavaScript calls are written as a model writes them,
+//! each argument as source text of its declared type, then edited at random as text too.
 //!
 //! Optional (needs the BFCL data, which tests never read):
 //!
 //! ```text
 //! cargo run -p slm-eval --release --no-default-features --example bfcl_agreement -- \
-//!     /work/shared/data/bfcl [--dump cases.jsonl]
+//!     /tmp/bfcl-eval/bfcl_eval/data [--dump cases.jsonl]
 //! ```
 //!
 //! `--dump` writes every generated case with this checker's verdict as JSONL
@@ -20,7 +22,8 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 use slm_core::ToolCall;
 use slm_eval::bfcl::{
-    Category, Entry, ExpectedCall, Function, Suite, call_from_answer, check, materialize,
+    Category, Entry, ExpectedCall, Function, Language, Suite, call_from_answer, check, materialize,
+    source_call,
 };
 use slm_eval::rng::SplitMix64;
 
@@ -50,7 +53,7 @@ fn main() {
     let mut dump_file = dump.map(|p| std::fs::File::create(p).expect("create the dump file"));
     let mut disagreements = Vec::new();
     println!(
-        "{:<18} {:>7} {:>7} {:>9} {:>10}   (random mutations: passed/total)",
+        "{:<22} {:>7} {:>7} {:>9} {:>10}   (random mutations: passed/total)",
         "category", "entries", "cases", "expected", "agreement"
     );
     for category in Category::ALL {
@@ -61,7 +64,7 @@ fn main() {
                 continue;
             }
         };
-        let (mut cases, mut agree) = (0usize, 0usize);
+        let (mut cases, mut agree, mut unjudged) = (0usize, 0usize, 0usize);
         let mut by_variant: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         for entry in &suite.entries {
             let expected: &[ExpectedCall] = suite
@@ -89,6 +92,7 @@ fn main() {
                     )),
                     None => {
                         // Random mutations: count passes (BFCL's checker decides agreement).
+                        unjudged += 1;
                         slot.1 += usize::from(passed);
                     }
                 }
@@ -106,10 +110,9 @@ fn main() {
                 }
             }
         }
-        let random = by_variant.get("random_mutation").map_or(0, |s| s.0);
-        let constructed = cases - random;
+        let constructed = cases - unjudged;
         println!(
-            "{:<18} {:>7} {:>7} {:>9} {:>9.2}%",
+            "{:<22} {:>7} {:>7} {:>9} {:>9.2}%",
             category.name(),
             suite.entries.len(),
             cases,
@@ -131,7 +134,100 @@ fn main() {
 
 /// Calls built from the answer key, and perturbations of them.
 fn variants(category: Category, entry: &Entry, expected: &[ExpectedCall]) -> Vec<Variant> {
-    if category == Category::Irrelevance {
+    let language = category.language();
+    let mut out = python_variants(category, entry, expected);
+    if language == Language::Python {
+        return out;
+    }
+    // A value of another JSON type is still text once written as source: BFCL decides.
+    for variant in &mut out {
+        if variant.name == "wrong_type" {
+            variant.should_pass = None;
+        }
+    }
+    // A model of a Java/JavaScript category writes every argument as source text.
+    let mut rng = SplitMix64::new(fingerprint(&entry.id) ^ 0x5eed);
+    for variant in &mut out {
+        variant.calls = variant
+            .calls
+            .iter()
+            .map(|c| source_call(c, &entry.function, language))
+            .collect();
+        if variant.should_pass.is_none() {
+            for call in &mut variant.calls {
+                if let Some(args) = call.arguments.as_object_mut() {
+                    for value in args.values_mut() {
+                        if let Value::String(text) = value {
+                            *text = edit_source(text, &mut rng);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // An argument that is not a string at all.
+    let truth: Vec<ToolCall> = expected
+        .iter()
+        .map(|e| source_call(&call_from_answer(e, false), &entry.function, language))
+        .collect();
+    if let Some((param, _)) = truth.first().and_then(first_param) {
+        let mut wrong = truth.clone();
+        wrong[0].arguments[&param] = json!(1);
+        out.push(Variant {
+            name: "non_string_argument",
+            calls: wrong,
+            should_pass: Some(false),
+        });
+    }
+    out
+}
+
+/// Java/JavaScript source text with an edit BFCL's converters may or may not forgive.
+fn edit_source(text: &str, rng: &mut SplitMix64) -> String {
+    if rng.below(3) != 0 {
+        return text.to_string();
+    }
+    let mut chars: Vec<char> = text.chars().collect();
+    match rng.below(9) {
+        7 => text
+            .replace("(Arrays.asList(", "() {{ add(")
+            .replace("))", "); }}"),
+        8 => text.replace("new HashMap<String, Object>()", "new HashMap<>()"),
+        0 => {
+            chars.pop();
+            chars.into_iter().collect()
+        }
+        1 => format!("\"{text}\""),
+        2 => format!("'{text}'"),
+        3 => text.replace(", ", ","),
+        4 => format!(" {text} "),
+        5 => text.to_uppercase(),
+        _ => text.replace('"', "'"),
+    }
+}
+
+/// Calls with answer-key (Python) values.
+fn python_variants(category: Category, entry: &Entry, expected: &[ExpectedCall]) -> Vec<Variant> {
+    if category == Category::LiveRelevance {
+        let first = entry
+            .function
+            .first()
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        return vec![
+            Variant {
+                name: "no_call",
+                calls: vec![],
+                should_pass: Some(false),
+            },
+            Variant {
+                name: "any_call",
+                calls: vec![ToolCall::new("", first, json!({}))],
+                should_pass: Some(true),
+            },
+        ];
+    }
+    if !category.has_answer_key() {
         let first = entry
             .function
             .first()

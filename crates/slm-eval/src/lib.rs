@@ -57,8 +57,9 @@
 //!   `1.0`; tool calls are parsed by `slm_core::wire` so backends and evaluator agree.
 //! - **Reproducible randomness**: splits and bootstrap use a fixed SplitMix64 ([`rng`]), so a
 //!   seed means the same thing in every version.
-//! - **BFCL compatibility** ([`bfcl`]) is a line-by-line port of BFCL's AST checker, Python
-//!   equality quirks included, checked against BFCL's own code (`examples/bfcl_agreement.rs`).
+//! - **BFCL compatibility** ([`bfcl`]) is a line-by-line port of BFCL's AST checker (Python
+//!   equality quirks included) and of its Java/JavaScript value converters, checked against
+//!   BFCL's own code (`examples/bfcl_agreement.rs`, `examples/bfcl_converters.rs`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

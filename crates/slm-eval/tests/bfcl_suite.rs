@@ -16,7 +16,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn suite() -> Dataset {
-    bfcl::dataset(&fixtures(), &Category::ALL, BfclMode::FunctionCalling).unwrap()
+    bfcl::dataset(&fixtures(), &Category::DEFAULT, BfclMode::FunctionCalling).unwrap()
 }
 
 fn reference(case: &slm_eval::Case) -> BfclReference {
@@ -240,7 +240,7 @@ fn bad_data_is_a_clear_error() {
         broken.to_string().contains("BFCL_v4_irrelevance.json:2"),
         "{broken}"
     );
-    assert!(bfcl::parse_categories("simple_java").is_err());
+    assert!(bfcl::parse_categories("multi_turn_base").is_err());
 }
 
 /// A JSON value written as Python writes the literal.
@@ -287,7 +287,7 @@ fn as_python_calls(calls: &[ToolCall]) -> String {
 
 #[tokio::test]
 async fn prompting_mode_asks_with_bfcls_system_prompt_and_reads_python_calls() {
-    let data = bfcl::dataset(&fixtures(), &Category::ALL, BfclMode::Prompting).unwrap();
+    let data = bfcl::dataset(&fixtures(), &Category::DEFAULT, BfclMode::Prompting).unwrap();
     // The answer keys, as Python calls (in a code fence for one case, as models write them).
     let model = replayed(&data, |id, calls| match id {
         "multiple_1" => format!("```python\n{}\n```", as_python_calls(&calls)),

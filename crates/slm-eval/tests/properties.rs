@@ -196,3 +196,30 @@ fn golden_field_counts_on_a_known_pair() {
     assert!(s.passes["tool_name_accuracy"]);
     assert!(!s.passes["args_exact_match"]);
 }
+
+/// Text shaped like the Java/JavaScript arguments models write, broken in every way.
+fn arb_source() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[-0-9.eEfFlLn_ \\n]{0,12}",
+        "(new (ArrayList<[A-Za-z]{0,8}>|HashMap<.{0,10}>|int\\[\\]|Array)[({ ]{0,3})?[-a-z0-9\"'(){},;:\\[\\] é中]{0,30}",
+        "[\\[{(]{0,2}[-a-z0-9\"'(){},;:\\[\\] \\n é中]{0,30}",
+        ".{0,40}",
+    ]
+}
+
+proptest! {
+    /// BFCL's Java/JavaScript converters, ported, never panic: on any text and any type they
+    /// return a value, or an error where BFCL raises.
+    #[test]
+    fn language_converters_never_panic(text in arb_source(), pick in 0usize..40) {
+        let java = ["byte", "short", "integer", "float", "double", "long", "boolean", "char",
+            "Array", "ArrayList", "HashMap", "String", "any", "Set", "Queue", "nonsense"];
+        let js = ["String", "integer", "float", "Bigint", "Boolean", "dict", "array", "any", "Number"];
+        let nested = [None, Some("String"), Some("integer"), Some("long"), Some("char"),
+            Some("dict"), Some("array"), Some("float"), Some("Set")];
+        let _ = slm_eval::bfcl::java_types::convert(&text, java[pick % java.len()], nested[pick % nested.len()]);
+        let _ = slm_eval::bfcl::js_types::convert(&text, js[pick % js.len()], nested[(pick / 3) % nested.len()]);
+        let _ = slm_eval::bfcl::java_types::parse_value(&text);
+        let _ = slm_eval::bfcl::js_types::parse_value(&text);
+    }
+}

@@ -1,5 +1,8 @@
-//! A port of BFCL's AST checker (`bfcl_eval/eval_checker/ast_eval/ast_checker.py`, Python
-//! language path), written to return the same verdict as BFCL on every input.
+//! A port of BFCL's AST checker (`bfcl_eval/eval_checker/ast_eval/ast_checker.py`, its Python,
+//! Java and JavaScript paths, and the (ir)relevance rule of its `eval_runner.py`), written to
+//! return the same verdict as BFCL on every input. Java and JavaScript arguments arrive as
+//! source text and are converted ([`super::java_types`], [`super::js_types`]) before the same
+//! comparisons.
 //!
 //! Values are compared with Python's semantics, because BFCL compares Python objects decoded
 //! from JSON: `1 == 1.0` and `True == 1`; `int` and `float` and `bool` are distinct *types*.
@@ -10,7 +13,7 @@
 use serde_json::{Map, Number, Value};
 use slm_core::ToolCall;
 
-use super::{Category, Function};
+use super::{Category, Function, Language, java_types, js_types};
 
 /// Why a call list fails BFCL's check: BFCL's `error_type` and a message.
 ///
@@ -45,9 +48,10 @@ type Check = Result<(), AstError>;
 
 /// Checks a model's calls against BFCL's answer key for an entry of a category.
 ///
-/// `irrelevance` passes when no call is made; `parallel*` categories need the same number of
-/// calls in any order (greedy matching, as BFCL does); `multiple` and `simple_python` need
-/// exactly one call. `expected` is the entry's `ground_truth` (ignored for irrelevance).
+/// `irrelevance` and `live_irrelevance` pass when no call is made, `live_relevance` when at
+/// least one is; `*parallel*` categories need the same number of calls in any order (greedy
+/// matching, as BFCL does); the others need exactly one call. `expected` is the entry's
+/// `ground_truth` (ignored for the (ir)relevance categories).
 ///
 /// ```
 /// use serde_json::json;
@@ -70,8 +74,9 @@ pub fn check(
     expected: &[Map<String, Value>],
     calls: &[ToolCall],
 ) -> Result<(), AstError> {
+    let language = category.language();
     match category {
-        Category::Irrelevance => {
+        Category::Irrelevance | Category::LiveIrrelevance => {
             if calls.is_empty() {
                 Ok(())
             } else {
@@ -81,10 +86,21 @@ pub fn check(
                 ))
             }
         }
-        Category::Parallel | Category::ParallelMultiple => {
-            parallel_no_order(functions, calls, expected)
+        Category::LiveRelevance => {
+            if calls.is_empty() {
+                Err(AstError::new(
+                    "relevance_error:decoder_failed",
+                    "Invalid syntax. Failed to decode AST when it should have.",
+                ))
+            } else {
+                Ok(())
+            }
         }
-        Category::Multiple => {
+        Category::Parallel
+        | Category::ParallelMultiple
+        | Category::LiveParallel
+        | Category::LiveParallelMultiple => parallel_no_order(functions, calls, expected, language),
+        Category::Multiple | Category::LiveMultiple => {
             if calls.len() != expected.len() {
                 return Err(wrong_count("multiple_function_checker:wrong_count"));
             }
@@ -92,9 +108,12 @@ pub fn check(
                 return Ok(());
             };
             let function = find_description(functions, expected_name(first))?;
-            simple_function(function, &calls[0], first)
+            simple_function(function, &calls[0], first, language)
         }
-        Category::Simple => {
+        Category::Simple
+        | Category::SimpleJava
+        | Category::SimpleJavascript
+        | Category::LiveSimple => {
             if calls.len() != 1 {
                 return Err(wrong_count("simple_function_checker:wrong_count"));
             }
@@ -104,7 +123,7 @@ pub fn check(
             let first = expected
                 .first()
                 .ok_or_else(|| AstError::new("checker_error", "empty answer key"))?;
-            simple_function(function, &calls[0], first)
+            simple_function(function, &calls[0], first, language)
         }
     }
 }
@@ -130,6 +149,7 @@ fn parallel_no_order(
     functions: &[Function],
     calls: &[ToolCall],
     expected: &[Map<String, Value>],
+    language: Language,
 ) -> Check {
     if calls.len() != expected.len() {
         return Err(wrong_count(
@@ -141,7 +161,7 @@ fn parallel_no_order(
         let function = find_description(functions, expected_name(answer))?;
         let found = (0..calls.len())
             .filter(|index| !matched[*index])
-            .find(|index| simple_function(function, &calls[*index], answer).is_ok());
+            .find(|index| simple_function(function, &calls[*index], answer, language).is_ok());
         match found {
             Some(index) => matched[index] = true,
             None => {
@@ -196,6 +216,32 @@ fn mapped_type(description: &str) -> Option<PyType> {
     })
 }
 
+/// BFCL's `JAVA_TYPE_CONVERSION` (`Set` is left out: BFCL cannot convert one).
+fn java_type(description: &str) -> Option<PyType> {
+    Some(match description {
+        "byte" | "short" | "integer" | "long" => PyType::Int,
+        "float" | "double" => PyType::Float,
+        "boolean" => PyType::Bool,
+        "char" | "String" | "any" => PyType::Str,
+        "Array" | "ArrayList" | "Queue" | "Stack" => PyType::List,
+        "HashMap" | "Hashtable" => PyType::Dict,
+        _ => return None,
+    })
+}
+
+/// BFCL's `JS_TYPE_CONVERSION`.
+fn js_type(description: &str) -> Option<PyType> {
+    Some(match description {
+        "String" | "any" => PyType::Str,
+        "integer" | "Bigint" => PyType::Int,
+        "float" => PyType::Float,
+        "Boolean" => PyType::Bool,
+        "dict" => PyType::Dict,
+        "array" => PyType::List,
+        _ => return None,
+    })
+}
+
 /// Python's numeric value of an `int`, `float` or `bool`.
 fn py_number(value: &Value) -> Option<f64> {
     match value {
@@ -229,6 +275,17 @@ fn py_eq(a: &Value, b: &Value) -> bool {
 /// Python's `value in list`.
 fn py_in(value: &Value, list: &[Value]) -> bool {
     list.iter().any(|item| py_eq(value, item))
+}
+
+/// Python's `"" in value`: true for any string (the empty string is a substring of all),
+/// membership for a list, a key for a dict.
+fn py_contains_empty(value: &Value) -> bool {
+    match value {
+        Value::String(_) => true,
+        Value::Array(items) => is_optional_marker(items),
+        Value::Object(map) => map.contains_key(""),
+        _ => false,
+    }
 }
 
 fn is_optional_marker(list: &[Value]) -> bool {
@@ -266,7 +323,12 @@ fn as_list(value: &Value) -> &[Value] {
 
 // ---- The checker ---------------------------------------------------------------------------
 
-fn simple_function(function: &Function, call: &ToolCall, expected: &Map<String, Value>) -> Check {
+fn simple_function(
+    function: &Function,
+    call: &ToolCall,
+    expected: &Map<String, Value>,
+    language: Language,
+) -> Check {
     let empty = Map::new();
     let possible = expected
         .values()
@@ -305,7 +367,7 @@ fn simple_function(function: &Function, call: &ToolCall, expected: &Map<String, 
                 format!("Unexpected parameter: {param:?}."),
             ));
         };
-        check_param(param, value, details, as_list(acceptable))?;
+        check_param(param, value, details, as_list(acceptable), language)?;
     }
     for (param, acceptable) in possible {
         if !model_params.contains_key(param) && !is_optional_marker(as_list(acceptable)) {
@@ -318,37 +380,82 @@ fn simple_function(function: &Function, call: &ToolCall, expected: &Map<String, 
     Ok(())
 }
 
-fn check_param(param: &str, value: &Value, details: &Value, acceptable: &[Value]) -> Check {
+fn check_param(
+    param: &str,
+    value: &Value,
+    details: &Value,
+    acceptable: &[Value],
+    language: Language,
+) -> Check {
     let description = details.get("type").and_then(Value::as_str).unwrap_or("");
-    let expected_type = mapped_type(description).ok_or_else(|| {
+    let unknown = |what: &str, name: &str| {
         AstError::new(
             "checker_error",
-            format!("unknown BFCL type {description:?} for {param:?}"),
+            format!("unknown {what} {name:?} for {param:?}"),
         )
-    })?;
-    let nested_type = if matches!(description, "array" | "tuple") {
-        let item_type = details
+    };
+    let type_of = |name: &str| match language {
+        Language::Python => mapped_type(name),
+        Language::Java => java_type(name),
+        Language::JavaScript => js_type(name),
+    };
+    let expected_type = type_of(description).ok_or_else(|| unknown("type", description))?;
+    let nested_name = || {
+        details
             .get("items")
             .and_then(|i| i.get("type"))
             .and_then(Value::as_str)
-            .unwrap_or("");
-        Some(mapped_type(item_type).ok_or_else(|| {
-            AstError::new(
-                "checker_error",
-                format!("unknown item type {item_type:?} for {param:?}"),
-            )
-        })?)
-    } else {
-        None
+            .ok_or_else(|| unknown("item type of", description))
     };
-    // Python auto-converts int to float.
     let converted;
-    let value = match (description, value) {
-        ("float", Value::Number(n)) if !n.is_f64() => {
-            converted = n.as_f64().and_then(Number::from_f64).map(Value::Number);
-            converted.as_ref().unwrap_or(value)
+    let (value, nested_type) = match language {
+        Language::Python => {
+            let nested_type = if matches!(description, "array" | "tuple") {
+                let item_type = nested_name()?;
+                Some(type_of(item_type).ok_or_else(|| unknown("item type", item_type))?)
+            } else {
+                None
+            };
+            // Python auto-converts int to float.
+            let value = match (description, value) {
+                ("float", Value::Number(n)) if !n.is_f64() => {
+                    converted = n.as_f64().and_then(Number::from_f64).map(Value::Number);
+                    converted.as_ref().unwrap_or(value)
+                }
+                _ => value,
+            };
+            (value, nested_type)
         }
-        _ => value,
+        Language::Java | Language::JavaScript => {
+            let Value::String(text) = value else {
+                let (kind, label) = match language {
+                    Language::Java => ("type_error:java", "Java"),
+                    _ => ("type_error:js", "JavaScript"),
+                };
+                return Err(AstError::new(
+                    kind,
+                    format!(
+                        "Incorrect type for parameter {param:?}: a {label} argument is a string, got {value}."
+                    ),
+                ));
+            };
+            let nested = if matches!(description, "Array" | "ArrayList" | "array") {
+                Some(nested_name()?)
+            } else {
+                None
+            };
+            let nested_type = nested
+                .map(|n| type_of(n).ok_or_else(|| unknown("item type", n)))
+                .transpose()?;
+            let result = match language {
+                Language::Java => java_types::convert(text, description, nested),
+                _ => js_types::convert(text, description, nested),
+            };
+            converted = Some(result.map_err(|e| {
+                AstError::new("checker_error", format!("BFCL's converter raises: {e}"))
+            })?);
+            (converted.as_ref().unwrap_or(value), nested_type)
+        }
     };
     let is_variable = type_check(param, value, acceptable, expected_type, nested_type)?;
     if !is_variable {
@@ -494,7 +601,12 @@ fn dict_matches(output: &Map<String, Value>, candidate: &Value) -> Check {
                 format!("Unexpected dict key parameter: '{key}'."),
             ));
         };
-        let standardized: Vec<Value> = as_list(allowed).iter().map(standardize_if_str).collect();
+        // Python iterates a string key value (an answer-key defect) as its characters.
+        let standardized: Vec<Value> = as_py_sequence(allowed)
+            .unwrap_or_default()
+            .iter()
+            .map(standardize_if_str)
+            .collect();
         if !py_in(&standardize_if_str(value), &standardized) {
             return Err(AstError::new(
                 "value_error:dict_value",
@@ -503,7 +615,7 @@ fn dict_matches(output: &Map<String, Value>, candidate: &Value) -> Check {
         }
     }
     for (key, allowed) in expected {
-        if !output.contains_key(key) && !is_optional_marker(as_list(allowed)) {
+        if !output.contains_key(key) && !py_contains_empty(allowed) {
             return Err(AstError::new(
                 "value_error:dict_key",
                 format!("Missing dict key parameter: '{key}'."),

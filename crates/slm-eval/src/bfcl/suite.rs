@@ -19,9 +19,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use slm_core::{ChatRequest, GenerationOptions, ToolCall, ToolChoice};
+use slm_core::{ChatRequest, GenerationOptions, Message, Role, ToolCall, ToolChoice};
 
-use super::{Category, ExpectedCall, Function, Suite, check, parse_python_calls};
+use super::{
+    Category, ExpectedCall, Function, Language, Suite, Turn, check, java_types, js_types,
+    parse_python_calls,
+};
 use crate::metrics::CaseScore;
 use crate::{Case, Dataset, EvalError, Result};
 
@@ -32,7 +35,8 @@ pub const BFCL_AST: &str = "bfcl_ast";
 ///
 /// ```
 /// use slm_eval::bfcl::{BfclReference, Category};
-/// let r = BfclReference { id: "irrelevance_0".into(), category: Category::Irrelevance, functions: vec![], ground_truth: vec![], prompted: false };
+/// let r = BfclReference { id: "irrelevance_0".into(), category: Category::Irrelevance, functions: vec![],
+///     ground_truth: vec![], prompted: false, conversation: vec![] };
 /// let text = serde_json::to_string(&r).unwrap();
 /// assert_eq!(serde_json::from_str::<BfclReference>(&text).unwrap(), r);
 /// ```
@@ -49,6 +53,10 @@ pub struct BfclReference {
     /// Asked in BFCL's prompting mode (else with the functions as tools).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub prompted: bool,
+    /// The whole question when it is more than one user turn (live entries may open with a
+    /// system message); empty otherwise, and the case's prompt is the question.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversation: Vec<Turn>,
 }
 
 /// How the functions reach the model, as in BFCL's two kinds of model handlers.
@@ -112,34 +120,41 @@ pub fn category_metric(category: Category) -> String {
     format!("bfcl_{}", category.name())
 }
 
-/// Categories from their BFCL names, comma-separated (`simple_python,multiple`; `all` for the
-/// five). Unknown names, and the live, Java and JavaScript categories this checker does not
-/// cover, are errors.
+/// Categories from their BFCL names, comma-separated (`simple_python,live_simple`), or the
+/// groups `all` (the thirteen), `non_live` (the Python, Java and JavaScript non-live ones) and
+/// `live`. Unknown names are errors.
 ///
 /// ```
 /// use slm_eval::bfcl::{Category, parse_categories};
 /// assert_eq!(parse_categories("simple_python, irrelevance").unwrap(), vec![Category::Simple, Category::Irrelevance]);
-/// assert_eq!(parse_categories("all").unwrap().len(), 5);
-/// assert!(parse_categories("live_simple").unwrap_err().to_string().contains("live_simple"));
+/// assert_eq!(parse_categories("all").unwrap().len(), 13);
+/// assert_eq!(parse_categories("live,simple_java").unwrap().len(), 7);
+/// assert!(parse_categories("multi_turn_base").unwrap_err().to_string().contains("multi_turn_base"));
 /// ```
 pub fn parse_categories(text: &str) -> Result<Vec<Category>> {
     let mut categories = Vec::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if name == "all" {
-            categories.extend(Category::ALL);
-            continue;
-        }
-        let category = Category::ALL
-            .into_iter()
-            .find(|c| c.name() == name)
-            .ok_or_else(|| {
-                EvalError::InvalidArgument(format!(
-                    "BFCL category {name:?}: this suite runs {} (the AST checker is BFCL's Python path; live, Java and JavaScript categories are not ported)",
-                    Category::ALL.map(Category::name).join(", ")
-                ))
-            })?;
-        if !categories.contains(&category) {
-            categories.push(category);
+        let group: Vec<Category> = match name {
+            "all" => Category::ALL.to_vec(),
+            "non_live" => Category::NON_LIVE.to_vec(),
+            "live" => Category::LIVE.to_vec(),
+            _ => {
+                let category = Category::ALL
+                    .into_iter()
+                    .find(|c| c.name() == name)
+                    .ok_or_else(|| {
+                        EvalError::InvalidArgument(format!(
+                            "BFCL category {name:?}: this suite runs {} (or the groups all, non_live, live)",
+                            Category::ALL.map(Category::name).join(", ")
+                        ))
+                    })?;
+                vec![category]
+            }
+        };
+        for category in group {
+            if !categories.contains(&category) {
+                categories.push(category);
+            }
         }
     }
     if categories.is_empty() {
@@ -150,7 +165,8 @@ pub fn parse_categories(text: &str) -> Result<Vec<Category>> {
 
 /// The cases of `categories` from BFCL's data directory (`BFCL_v4_<category>.json` and
 /// `possible_answer/`), in category then file order. The dataset's sha256 covers every case, so
-/// a results file is resumed only with the same data and categories.
+/// a results file is resumed only with the same data and categories. The Java and JavaScript
+/// categories run in the function-calling mode only (an `InvalidArgument` error otherwise).
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -164,6 +180,13 @@ pub fn parse_categories(text: &str) -> Result<Vec<Category>> {
 /// assert_eq!(data.cases[0].tools[0].name, "geo_area");
 /// ```
 pub fn dataset(dir: &Path, categories: &[Category], mode: BfclMode) -> Result<Dataset> {
+    if mode == BfclMode::Prompting
+        && let Some(c) = categories.iter().find(|c| c.language() != Language::Python)
+    {
+        return Err(EvalError::InvalidArgument(format!(
+            "BFCL category {c} in prompting mode: BFCL reads a prompted model's Java/JavaScript calls with tree-sitter parsers that are not ported; use the function-calling mode"
+        )));
+    }
     let mut cases = Vec::new();
     for &category in categories {
         let suite = Suite::load(dir, category)?;
@@ -178,6 +201,10 @@ pub fn dataset(dir: &Path, categories: &[Category], mode: BfclMode) -> Result<Da
                     .map(|a| a.ground_truth.clone())
                     .unwrap_or_default(),
                 prompted: mode == BfclMode::Prompting,
+                conversation: match entry.question.first() {
+                    Some(turns) if !(turns.len() == 1 && turns[0].role == "user") => turns.clone(),
+                    _ => Vec::new(),
+                },
             };
             let prompt = entry
                 .messages()
@@ -196,7 +223,7 @@ pub fn dataset(dir: &Path, categories: &[Category], mode: BfclMode) -> Result<Da
                 .function
                 .iter()
                 .map(|f| {
-                    let mut tool = f.to_tool_spec();
+                    let mut tool = f.presented(category.language()).to_tool_spec();
                     tool.name = wire_name(&f.name);
                     tool
                 })
@@ -220,7 +247,9 @@ pub fn dataset(dir: &Path, categories: &[Category], mode: BfclMode) -> Result<Da
 
 /// The request for a BFCL case, as BFCL asks: a function-calling model gets the question alone
 /// with the functions as tools, free to answer in text (irrelevance); a prompting model gets
-/// BFCL's system prompt and no tools. (A run's `constrained` does not apply.)
+/// BFCL's system prompt and no tools (a question's own system message follows BFCL's prompt in
+/// the same message). Functions are presented as BFCL presents them
+/// ([`Function::presented`]). (A run's `constrained` does not apply.)
 ///
 /// ```
 /// use slm_eval::bfcl::{BfclMode, Category};
@@ -234,20 +263,44 @@ pub fn dataset(dir: &Path, categories: &[Category], mode: BfclMode) -> Result<Da
 /// assert_eq!(slm_eval::bfcl::request(&prompted.cases[0], &options).messages.len(), 2);
 /// ```
 pub fn request(case: &Case, options: &GenerationOptions) -> ChatRequest {
-    let prompted = serde_json::from_str::<BfclReference>(&case.completion)
-        .ok()
-        .filter(|r| r.prompted);
+    let reference = serde_json::from_str::<BfclReference>(&case.completion).ok();
+    let mut messages: Vec<Message> = match reference.as_ref().map(|r| &r.conversation) {
+        Some(turns) if !turns.is_empty() => turns
+            .iter()
+            .map(|t| {
+                let role = match t.role.as_str() {
+                    "system" => Role::System,
+                    "assistant" => Role::Assistant,
+                    _ => Role::User,
+                };
+                Message::new(role, t.content.clone())
+            })
+            .collect(),
+        _ => vec![Message::new(Role::User, case.prompt.clone())],
+    };
     let builder = ChatRequest::builder();
-    let builder = match &prompted {
-        Some(reference) => builder.system(prompting_system_prompt(&reference.functions)),
+    let builder = match reference.as_ref().filter(|r| r.prompted) {
+        Some(reference) => {
+            let language = reference.category.language();
+            let shown: Vec<Function> = reference
+                .functions
+                .iter()
+                .map(|f| f.presented(language))
+                .collect();
+            let system = prompting_system_prompt(&shown);
+            match messages.first_mut() {
+                Some(first) if first.role == Role::System => {
+                    first.content = format!("{system}\n\n{}", first.content);
+                }
+                _ => messages.insert(0, Message::new(Role::System, system)),
+            }
+            builder
+        }
         None => builder
             .tools(case.tools.clone())
             .tool_choice(ToolChoice::Auto),
     };
-    builder
-        .user(case.prompt.clone())
-        .options(options.clone())
-        .build()
+    builder.messages(messages).options(options.clone()).build()
 }
 
 /// A function name as sent to the model: OpenAI-style APIs allow `[a-zA-Z0-9_-]` only.
@@ -338,6 +391,57 @@ pub fn call_from_answer(expected: &ExpectedCall, omit_optional: bool) -> ToolCal
     ToolCall::new("", name.clone(), Value::Object(args))
 }
 
+/// A call (with answer-key values, as [`call_from_answer`] makes) as a model of the
+/// category's language writes it: for Java and JavaScript every argument becomes source text
+/// of the declared type ([`java_types::to_source`], [`js_types::to_source`]); Python calls are
+/// returned as they are.
+///
+/// ```
+/// use serde_json::json;
+/// use slm_core::ToolCall;
+/// use slm_eval::bfcl::{Function, Language, source_call};
+/// let f = Function { name: "f".into(), description: String::new(), parameters: json!({"type": "dict",
+///     "properties": {"n": {"type": "long"}, "ok": {"type": "boolean"}}, "required": ["n"]}) };
+/// let call = source_call(&ToolCall::new("", "f", json!({"n": 5, "ok": true})), &[f], Language::Java);
+/// assert_eq!(call.arguments, json!({"n": "5L", "ok": "true"}));
+/// ```
+pub fn source_call(call: &ToolCall, functions: &[Function], language: Language) -> ToolCall {
+    let Some(function) = functions.iter().find(|f| f.name == call.name) else {
+        return call.clone();
+    };
+    let (Some(args), Some(properties)) = (
+        call.arguments.as_object(),
+        function
+            .parameters
+            .get("properties")
+            .and_then(Value::as_object),
+    ) else {
+        return call.clone();
+    };
+    if language == Language::Python {
+        return call.clone();
+    }
+    let mut out = Map::new();
+    for (param, value) in args {
+        let kind = properties
+            .get(param)
+            .and_then(|p| p.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("any");
+        let nested = properties
+            .get(param)
+            .and_then(|p| p.get("items"))
+            .and_then(|i| i.get("type"))
+            .and_then(Value::as_str);
+        let text = match language {
+            Language::Java => java_types::to_source(value, kind, nested),
+            _ => js_types::to_source(value, kind, nested),
+        };
+        out.insert(param.clone(), Value::String(text));
+    }
+    ToolCall::new(call.id.clone(), call.name.clone(), Value::Object(out))
+}
+
 /// Answer keys describe a dict parameter as `{key: [acceptable...]}` (and a list of dicts as a
 /// list of those): a concrete value takes each key's first acceptable value.
 ///
@@ -380,31 +484,47 @@ pub fn materialize(value: Value) -> Value {
 pub struct BfclSummary {
     /// Accuracy of each category run, in BFCL's order.
     pub categories: Vec<(Category, f64)>,
-    /// The unweighted mean of the AST categories' accuracies (all but irrelevance), as BFCL
-    /// summarizes non-live AST; `None` when none of them ran.
+    /// BFCL's non-live AST summary: the unweighted mean of simple (itself the unweighted mean of
+    /// the `simple_python`, `simple_java` and `simple_javascript` run), `multiple`, `parallel`
+    /// and `parallel_multiple`, over those run; `None` when none of them ran.
     pub non_live_ast: Option<f64>,
-    /// Irrelevance detection, reported apart as BFCL does.
+    /// Irrelevance detection (`irrelevance`), reported apart as BFCL does.
     pub irrelevance: Option<f64>,
 }
 
 impl BfclSummary {
-    /// The summary of a report's metrics (`bfcl_<category>` entries).
+    /// The summary of a report's metrics (`bfcl_<category>` entries). (BFCL's live summary
+    /// weights categories by their case counts, which metrics do not hold: read the live
+    /// categories from `categories`.)
     pub fn of(metrics: &BTreeMap<String, f64>) -> Self {
         let categories: Vec<(Category, f64)> = Category::ALL
             .into_iter()
             .filter_map(|c| metrics.get(&category_metric(c)).map(|v| (c, *v)))
             .collect();
-        let ast: Vec<f64> = categories
-            .iter()
-            .filter(|(c, _)| *c != Category::Irrelevance)
-            .map(|(_, v)| *v)
-            .collect();
+        let accuracy = |c: Category| categories.iter().find(|(k, _)| *k == c).map(|(_, v)| *v);
+        let mean = |values: &[f64]| {
+            (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+        };
+        let simple: Vec<f64> = [
+            Category::Simple,
+            Category::SimpleJava,
+            Category::SimpleJavascript,
+        ]
+        .into_iter()
+        .filter_map(accuracy)
+        .collect();
+        let ast: Vec<f64> = [
+            mean(&simple),
+            accuracy(Category::Multiple),
+            accuracy(Category::Parallel),
+            accuracy(Category::ParallelMultiple),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         Self {
-            non_live_ast: (!ast.is_empty()).then(|| ast.iter().sum::<f64>() / ast.len() as f64),
-            irrelevance: categories
-                .iter()
-                .find(|(c, _)| *c == Category::Irrelevance)
-                .map(|(_, v)| *v),
+            non_live_ast: mean(&ast),
+            irrelevance: accuracy(Category::Irrelevance),
             categories,
         }
     }
