@@ -83,8 +83,8 @@ pub struct EvalArgs {
     #[arg(long, required_unless_present = "suite")]
     pub track: Option<Track>,
     /// A benchmark suite instead of a dataset: `bfcl`, the Berkeley Function Calling
-    /// Leaderboard's non-live categories from --bfcl-dir, asked as BFCL asks function-calling
-    /// models and scored by its AST checker.
+    /// Leaderboard's single-turn categories (Python, Java, JavaScript, live) from --bfcl-dir,
+    /// asked as BFCL asks function-calling models and scored by its AST checker.
     #[arg(long, value_parser = ["bfcl"], conflicts_with_all = ["track", "data"])]
     pub suite: Option<String>,
     /// BFCL's data directory (BFCL_v4_<category>.json and possible_answer/).
@@ -94,7 +94,10 @@ pub struct EvalArgs {
     /// `prompt` (BFCL's system prompt; a Python list of calls as the answer).
     #[arg(long = "bfcl-mode", default_value = "fc")]
     pub bfcl_mode: slm_eval::bfcl::BfclMode,
-    /// BFCL categories, comma-separated, or `all`.
+    /// BFCL categories, comma-separated (simple_python, simple_java, simple_javascript,
+    /// multiple, parallel, parallel_multiple, irrelevance, live_simple, live_multiple,
+    /// live_parallel, live_parallel_multiple, live_irrelevance, live_relevance), or a group:
+    /// `non_live`, `live`, `all`.
     #[arg(
         long,
         default_value = "simple_python,multiple,parallel,parallel_multiple,irrelevance"
