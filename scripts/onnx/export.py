@@ -296,6 +296,9 @@ def write_folder(out_dir, cfg, model, tokenizer, chat_template, bos, eos, eos_id
             MatMulNBitsQuantizer,
         )
 
+        import logging
+
+        logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
         config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=False, accuracy_level=4)
         quant = MatMulNBitsQuantizer(model, algo_config=config)
         quant.process()
