@@ -18,18 +18,32 @@ const THREADS: usize = 2;
 fn folder(name: &str) -> PathBuf {
     let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
     let dir = home.join(".cache/slm/onnx").join(name);
-    assert!(dir.join("genai_config.json").is_file(), "{} missing: run scripts/setup.sh", dir.display());
+    assert!(
+        dir.join("genai_config.json").is_file(),
+        "{} missing: run scripts/setup.sh",
+        dir.display()
+    );
     dir
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    for (label, name) in [("int4", "smollm2-135m-instruct-int4"), ("fp32", "smollm2-135m-instruct-fp32")] {
-        let model = OnnxModel::load(folder(name), LoadOptions::default().with_threads(THREADS)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (label, name) in [
+        ("int4", "smollm2-135m-instruct-int4"),
+        ("fp32", "smollm2-135m-instruct-fp32"),
+    ] {
+        let model =
+            OnnxModel::load(folder(name), LoadOptions::default().with_threads(THREADS)).unwrap();
         let prompt = model.render(&[Message::user(PROMPT.trim())]).unwrap();
         let ids = rt.block_on(model.tokenize(&prompt)).unwrap();
         let mut group = c.benchmark_group(format!("smollm2_{label}"));
-        group.sample_size(10).measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(2));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(10))
+            .warm_up_time(Duration::from_secs(2));
         group.throughput(Throughput::Elements(ids.len() as u64));
         group.bench_function(format!("pp{}", ids.len()), |b| {
             b.iter(|| rt.block_on(model.last_logits(ids.clone(), false)).unwrap())
@@ -44,7 +58,8 @@ fn bench(c: &mut Criterion) {
                 while left > 0 {
                     let want = left.min(64) as u32 + 1;
                     let opts = GenerationOptions::deterministic().with_max_tokens(want);
-                    let (tokens, timings) = rt.block_on(model.generate_ids(ids.clone(), opts)).unwrap();
+                    let (tokens, timings) =
+                        rt.block_on(model.generate_ids(ids.clone(), opts)).unwrap();
                     let decoded = tokens.len().saturating_sub(1) as u64;
                     let rate = timings.decode_tokens_per_second.unwrap_or(0.0);
                     if decoded == 0 || rate <= 0.0 {

@@ -188,8 +188,10 @@ impl GenaiConfig {
                 dir: dir.to_path_buf(),
             });
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| invalid(dir, format!("genai_config.json: {e}")))?;
-        let config = Self::from_json(&text).map_err(|e| invalid(dir, format!("genai_config.json: {e}")))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| invalid(dir, format!("genai_config.json: {e}")))?;
+        let config =
+            Self::from_json(&text).map_err(|e| invalid(dir, format!("genai_config.json: {e}")))?;
         let d = &config.model.decoder;
         if d.num_hidden_layers == 0
             || d.num_key_value_heads == 0
@@ -198,7 +200,10 @@ impl GenaiConfig {
             || config.model.context_length == 0
             || config.model.vocab_size == 0
         {
-            return Err(invalid(dir, "genai_config.json: inconsistent model dimensions".into()));
+            return Err(invalid(
+                dir,
+                "genai_config.json: inconsistent model dimensions".into(),
+            ));
         }
         Ok(config)
     }
@@ -222,7 +227,11 @@ pub(crate) struct TokenizerConfig {
 fn token_text(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o.get("content").and_then(Value::as_str).unwrap_or_default().to_string(),
+        Some(Value::Object(o)) => o
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         _ => String::new(),
     }
 }
@@ -233,8 +242,10 @@ impl TokenizerConfig {
         if !path.is_file() {
             return Ok(Self::default());
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| invalid(dir, format!("tokenizer_config.json: {e}")))?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| invalid(dir, format!("tokenizer_config.json: {e}")))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| invalid(dir, format!("tokenizer_config.json: {e}")))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| invalid(dir, format!("tokenizer_config.json: {e}")))?;
         let chat_template = match v.get("chat_template") {
             Some(Value::String(s)) => Some(s.clone()),
             // A list of named templates: take "default".

@@ -191,7 +191,11 @@ impl OnnxModel {
     }
 
     fn send(&self, command: Command) -> Result<(), OnnxError> {
-        let guard = self.inner.commands.lock().map_err(|_| OnnxError::WorkerStopped)?;
+        let guard = self
+            .inner
+            .commands
+            .lock()
+            .map_err(|_| OnnxError::WorkerStopped)?;
         guard
             .as_ref()
             .ok_or(OnnxError::WorkerStopped)?
@@ -233,7 +237,11 @@ impl OnnxModel {
     /// assert_eq!(a.len(), b.len());
     /// # });
     /// ```
-    pub async fn last_logits(&self, tokens: Vec<u32>, incremental: bool) -> Result<Vec<f32>, OnnxError> {
+    pub async fn last_logits(
+        &self,
+        tokens: Vec<u32>,
+        incremental: bool,
+    ) -> Result<Vec<f32>, OnnxError> {
         self.ask(|reply| Command::Logits {
             tokens,
             incremental,
@@ -274,7 +282,9 @@ impl OnnxModel {
         let started = Instant::now();
         request.options.validate()?;
         if !request.tools.is_empty() {
-            return Err(OnnxError::Unsupported("tools (slm-onnx answers in text only)".into()).into());
+            return Err(
+                OnnxError::Unsupported("tools (slm-onnx answers in text only)".into()).into(),
+            );
         }
         if request.options.dry.is_some() {
             return Err(OnnxError::Unsupported("DRY sampling".into()).into());
@@ -282,9 +292,13 @@ impl OnnxModel {
         let constraint = match &request.response_format {
             ResponseFormat::Text => None,
             ResponseFormat::Json => Some(ConstraintSpec::Json),
-            ResponseFormat::JsonSchema { schema, .. } => Some(ConstraintSpec::Schema(schema.clone())),
+            ResponseFormat::JsonSchema { schema, .. } => {
+                Some(ConstraintSpec::Schema(schema.clone()))
+            }
             ResponseFormat::Grammar { .. } => {
-                return Err(OnnxError::Unsupported("GBNF grammars (use a JSON schema)".into()).into());
+                return Err(
+                    OnnxError::Unsupported("GBNF grammars (use a JSON schema)".into()).into(),
+                );
             }
         };
         let prompt = self.render(&request.messages)?;

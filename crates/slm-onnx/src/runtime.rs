@@ -152,7 +152,10 @@ pub fn probe(path: &Path) -> Result<String, OnnxError> {
         // SAFETY: the function takes no arguments and returns a pointer to a static table.
         let base = unsafe { get_base() };
         if base.is_null() {
-            return Err(incompatible("unknown", "OrtGetApiBase returned null".into()));
+            return Err(incompatible(
+                "unknown",
+                "OrtGetApiBase returned null".into(),
+            ));
         }
         // SAFETY: `base` points to the library's static OrtApiBase; the string is static.
         let raw = unsafe { ((*base).GetVersionString)() };
@@ -160,7 +163,9 @@ pub fn probe(path: &Path) -> Result<String, OnnxError> {
             return Err(incompatible("unknown", "it reports no version".into()));
         }
         // SAFETY: a NUL-terminated static string.
-        unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(raw) }
+            .to_string_lossy()
+            .into_owned()
     };
     if !version_ok(&version) {
         return Err(incompatible(&version, "the version is too old".into()));

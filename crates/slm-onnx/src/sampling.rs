@@ -144,7 +144,9 @@ mod tests {
 
     #[test]
     fn the_same_seed_samples_the_same_tokens() {
-        let opts = GenerationOptions::default().with_temperature(1.0).with_seed(7);
+        let opts = GenerationOptions::default()
+            .with_temperature(1.0)
+            .with_seed(7);
         let logits: Vec<f32> = (0..50).map(|i| (i % 7) as f32 * 0.3).collect();
         let run = || {
             let mut s = Sampler::new(&opts);
@@ -157,7 +159,9 @@ mod tests {
 
     #[test]
     fn top_k_one_is_greedy() {
-        let opts = GenerationOptions::default().with_top_k(1).with_temperature(5.0);
+        let opts = GenerationOptions::default()
+            .with_top_k(1)
+            .with_temperature(5.0);
         let mut s = Sampler::new(&opts);
         for _ in 0..10 {
             assert_eq!(s.sample(&mut [0.0, 0.1, 0.05], &[]), Some(1));

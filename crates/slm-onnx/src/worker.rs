@@ -183,11 +183,14 @@ fn load(dir: &Path, options: &LoadOptions) -> Result<(Engine, Loaded), OnnxError
     let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path)
         .map_err(|e| invalid(dir, format!("tokenizer.json: {e}")))?;
     let (runtime, env) = crate::runtime::ensure(options.runtime.as_deref())?;
-    let threads = options.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    });
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let session = Session::builder(&env)
-        .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))
+        .and_then(|b| {
+            b.with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(Into::into)
+        })
         .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
         .and_then(|b| b.with_inter_threads(1).map_err(Into::into))
         .map_err(|e: ort::Error| OnnxError::Runtime(e.to_string()))?
@@ -210,9 +213,12 @@ fn load(dir: &Path, options: &LoadOptions) -> Result<(Engine, Loaded), OnnxError
         }
     }
     token_bytes.resize(vocab.max(token_bytes.len()), Vec::new());
-    let tok_env = byte_tok
-        .into_tok_env(Some(vocab))
-        .map_err(|e| invalid(dir, format!("tokenizer.json does not fit the vocabulary: {e}")))?;
+    let tok_env = byte_tok.into_tok_env(Some(vocab)).map_err(|e| {
+        invalid(
+            dir,
+            format!("tokenizer.json does not fit the vocabulary: {e}"),
+        )
+    })?;
     tracing::info!(
         layers = config.model.decoder.num_hidden_layers,
         vocab,
@@ -298,7 +304,12 @@ impl Engine {
 
     fn empty_cache(&self) -> Result<KvCache, OnnxError> {
         let d = &self.config.model.decoder;
-        let shape = [1usize, d.num_key_value_heads as usize, 0, d.head_size as usize];
+        let shape = [
+            1usize,
+            d.num_key_value_heads as usize,
+            0,
+            d.head_size as usize,
+        ];
         let mut past = Vec::with_capacity(2 * d.num_hidden_layers as usize);
         for _ in 0..2 * d.num_hidden_layers {
             past.push(Tensor::<f32>::from_array((shape, Vec::<f32>::new()))?.into_dyn());
@@ -308,19 +319,27 @@ impl Engine {
 
     /// Runs `tokens` after the cache; returns the logits of the last position (or of every
     /// position with `all`) and updates the cache.
-    fn step(&mut self, tokens: &[u32], cache: &mut KvCache, all: bool) -> Result<Vec<f32>, OnnxError> {
+    fn step(
+        &mut self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        all: bool,
+    ) -> Result<Vec<f32>, OnnxError> {
         let d = &self.config.model.decoder;
         let n = tokens.len();
         let total = cache.len + n;
         let ids: Vec<i64> = tokens.iter().map(|&t| i64::from(t)).collect();
-        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(3 + cache.past.len());
+        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
+            Vec::with_capacity(3 + cache.past.len());
         inputs.push((
             Cow::Owned(d.inputs.input_ids.clone()),
             Tensor::from_array(([1usize, n], ids))?.into_dyn().into(),
         ));
         inputs.push((
             Cow::Owned(d.inputs.attention_mask.clone()),
-            Tensor::from_array(([1usize, total], vec![1i64; total]))?.into_dyn().into(),
+            Tensor::from_array(([1usize, total], vec![1i64; total]))?
+                .into_dyn()
+                .into(),
         ));
         if self.has_position_ids {
             let pos: Vec<i64> = (cache.len as i64..total as i64).collect();
@@ -341,7 +360,12 @@ impl Engine {
         }
         let logits_name = d.outputs.logits.clone();
         let present_names: Vec<String> = (0..layers)
-            .flat_map(|l| [d.outputs.present_key_name(l), d.outputs.present_value_name(l)])
+            .flat_map(|l| {
+                [
+                    d.outputs.present_key_name(l),
+                    d.outputs.present_value_name(l),
+                ]
+            })
             .collect();
         let vocab = self.config.model.vocab_size as usize;
         let graph_path = self.graph_path.clone();
@@ -354,13 +378,19 @@ impl Engine {
                     reason: format!("logits of shape {shape:?}, expected [1, {n}, {vocab}]"),
                 });
             }
-            if all { data.to_vec() } else { data[(n - 1) * vocab..].to_vec() }
+            if all {
+                data.to_vec()
+            } else {
+                data[(n - 1) * vocab..].to_vec()
+            }
         };
         let mut present = Vec::with_capacity(2 * layers);
         for name in &present_names {
-            present.push(outputs.remove(name.as_str()).ok_or_else(|| {
-                OnnxError::Runtime(format!("the run returned no `{name}`"))
-            })?);
+            present.push(
+                outputs
+                    .remove(name.as_str())
+                    .ok_or_else(|| OnnxError::Runtime(format!("the run returned no `{name}`")))?,
+            );
         }
         cache.past = present;
         cache.len = total;
@@ -481,11 +511,16 @@ impl Engine {
         })
     }
 
-    fn generate_ids(&mut self, prompt: Vec<u32>, options: &GenerationOptions) -> Result<(Vec<u32>, Timings), OnnxError> {
+    fn generate_ids(
+        &mut self,
+        prompt: Vec<u32>,
+        options: &GenerationOptions,
+    ) -> Result<(Vec<u32>, Timings), OnnxError> {
         let g = self.generate(&prompt, options, None, |_| Ok(Flow::Continue))?;
         let mut timings = g.timings;
         // Tokens decoded after the first (the first comes from the prefill's logits).
-        timings.decode_tokens_per_second = Timings::rate(g.tokens.len().saturating_sub(1) as u32, g.decode);
+        timings.decode_tokens_per_second =
+            Timings::rate(g.tokens.len().saturating_sub(1) as u32, g.decode);
         timings.total = g.timings.prompt_eval + g.decode;
         Ok((g.tokens, timings))
     }
@@ -511,7 +546,11 @@ impl Engine {
             if events.is_closed() {
                 return Err(OnnxError::Cancelled);
             }
-            let piece = utf8.push(token_bytes.get(token as usize).map_or(&[][..], Vec::as_slice));
+            let piece = utf8.push(
+                token_bytes
+                    .get(token as usize)
+                    .map_or(&[][..], Vec::as_slice),
+            );
             let (delta, hit) = stops.push(&piece);
             if !delta.is_empty() {
                 text.push_str(&delta);

@@ -26,7 +26,11 @@ struct Case {
 
 fn load(name: &str) -> OnnxModel {
     common::runtime_installed();
-    OnnxModel::load(common::setup_folder(name), LoadOptions::default().with_threads(2)).expect("loads")
+    OnnxModel::load(
+        common::setup_folder(name),
+        LoadOptions::default().with_threads(2),
+    )
+    .expect("loads")
 }
 
 fn reference() -> Reference {
@@ -62,20 +66,38 @@ async fn fp32_greedy_tokens_equal_llama_cpp() {
     let mut q4_unexplained = 0;
     for case in &reference.cases {
         let rendered = model.render(&[Message::user(case.prompt.clone())]).unwrap();
-        assert_eq!(rendered, case.rendered, "the chat template renders differently");
+        assert_eq!(
+            rendered, case.rendered,
+            "the chat template renders differently"
+        );
         let ids = model.tokenize(&rendered).await.unwrap();
-        assert_eq!(ids, case.prompt_ids, "tokenization differs for {:?}", case.prompt);
+        assert_eq!(
+            ids, case.prompt_ids,
+            "tokenization differs for {:?}",
+            case.prompt
+        );
         let (got, _) = model
-            .generate_ids(ids, GenerationOptions::deterministic().with_max_tokens(reference.n_tokens as u32))
+            .generate_ids(
+                ids,
+                GenerationOptions::deterministic().with_max_tokens(reference.n_tokens as u32),
+            )
             .await
             .unwrap();
         let (agree, full) = agreement(&got, &case.greedy_ids_f32);
         if !full {
             f32_mismatches += 1;
         }
-        f32_report.push(format!("{:?}: {agree}/{}", case.prompt, case.greedy_ids_f32.len()));
+        f32_report.push(format!(
+            "{:?}: {agree}/{}",
+            case.prompt,
+            case.greedy_ids_f32.len()
+        ));
         let (agree, full) = agreement(&got, &case.greedy_ids);
-        let margin = case.top1_top2_margin.get(agree).copied().unwrap_or(f32::NAN);
+        let margin = case
+            .top1_top2_margin
+            .get(agree)
+            .copied()
+            .unwrap_or(f32::NAN);
         if !full && margin >= 0.5 {
             q4_unexplained += 1;
         }
@@ -83,11 +105,25 @@ async fn fp32_greedy_tokens_equal_llama_cpp() {
             "{:?}: {agree}/{}{}",
             case.prompt,
             case.greedy_ids.len(),
-            if full { String::new() } else { format!(" (llama.cpp Q4_1 top-1/top-2 margin there: {margin})") }
+            if full {
+                String::new()
+            } else {
+                format!(" (llama.cpp Q4_1 top-1/top-2 margin there: {margin})")
+            }
         ));
     }
-    assert_eq!(f32_mismatches, 0, "fp32 export vs llama.cpp F32:\n{}", f32_report.join("\n"));
-    assert_eq!(q4_unexplained, 0, "fp32 export vs llama.cpp Q4_1:\n{}", q4_report.join("\n"));
+    assert_eq!(
+        f32_mismatches,
+        0,
+        "fp32 export vs llama.cpp F32:\n{}",
+        f32_report.join("\n")
+    );
+    assert_eq!(
+        q4_unexplained,
+        0,
+        "fp32 export vs llama.cpp Q4_1:\n{}",
+        q4_report.join("\n")
+    );
 }
 
 /// The int4 export (MatMulNBits, 4 bits, block 32, round to nearest, from weights that were
@@ -101,6 +137,11 @@ async fn int4_answers_sensibly() {
         .build();
     let answer = model.chat(request).await.unwrap();
     assert!(answer.text().contains("Paris"), "{:?}", answer.text());
-    assert_eq!(answer.finish_reason, slm_core::FinishReason::Stop, "{:?}", answer.text());
+    assert_eq!(
+        answer.finish_reason,
+        slm_core::FinishReason::Stop,
+        "{:?}",
+        answer.text()
+    );
     assert!(answer.usage.completion_tokens < 40);
 }

@@ -3,12 +3,15 @@
 mod common;
 
 use futures::StreamExt;
-use slm_core::{ChatEvent, ChatModel, ChatRequest, FinishReason, GenerationOptions, ResponseFormat};
+use slm_core::{
+    ChatEvent, ChatModel, ChatRequest, FinishReason, GenerationOptions, ResponseFormat,
+};
 use slm_onnx::{LoadOptions, OnnxError, OnnxModel};
 
 fn model() -> OnnxModel {
     common::runtime_installed();
-    OnnxModel::load(common::tiny_dir(), LoadOptions::default().with_threads(2)).expect("tiny model loads")
+    OnnxModel::load(common::tiny_dir(), LoadOptions::default().with_threads(2))
+        .expect("tiny model loads")
 }
 
 fn request(text: &str, options: GenerationOptions) -> ChatRequest {
@@ -22,7 +25,10 @@ async fn loads_and_chats_with_usage_and_timings() {
     assert_eq!(m.capabilities().context_length, Some(256));
     assert!(slm_onnx::runtime::version_ok(&m.runtime().version));
     let r = m
-        .chat(request("hello world", GenerationOptions::deterministic().with_max_tokens(12)))
+        .chat(request(
+            "hello world",
+            GenerationOptions::deterministic().with_max_tokens(12),
+        ))
         .await
         .unwrap();
     assert!(r.usage.prompt_tokens > 5, "{:?}", r.usage);
@@ -40,7 +46,10 @@ async fn loads_and_chats_with_usage_and_timings() {
 async fn stream_equals_non_stream() {
     let m = model();
     let opts = GenerationOptions::deterministic().with_max_tokens(24);
-    let whole = m.chat(request("the answer is", opts.clone())).await.unwrap();
+    let whole = m
+        .chat(request("the answer is", opts.clone()))
+        .await
+        .unwrap();
     let mut stream = m.chat_stream(request("the answer is", opts));
     let mut text = String::new();
     let mut deltas = 0;
@@ -65,7 +74,12 @@ async fn stream_equals_non_stream() {
 #[tokio::test]
 async fn the_same_seed_gives_the_same_answer() {
     let m = model();
-    let opts = |seed| GenerationOptions::default().with_temperature(1.0).with_seed(seed).with_max_tokens(20);
+    let opts = |seed| {
+        GenerationOptions::default()
+            .with_temperature(1.0)
+            .with_seed(seed)
+            .with_max_tokens(20)
+    };
     let a = m.chat(request("json objects", opts(11))).await.unwrap();
     let b = m.chat(request("json objects", opts(11))).await.unwrap();
     assert_eq!(a.message.content, b.message.content);
@@ -84,15 +98,25 @@ async fn the_same_seed_gives_the_same_answer() {
 #[tokio::test]
 async fn kv_cache_path_equals_no_cache_recomputation() {
     let m = model();
-    let tokens = m.tokenize("<|im_start|>user\nthe quick brown fox jumps over the lazy dog<|im_end|>").await.unwrap();
+    let tokens = m
+        .tokenize("<|im_start|>user\nthe quick brown fox jumps over the lazy dog<|im_end|>")
+        .await
+        .unwrap();
     assert!(tokens.len() > 10);
     let full = m.last_logits(tokens.clone(), false).await.unwrap();
     let incremental = m.last_logits(tokens, true).await.unwrap();
     assert_eq!(full.len(), incremental.len());
-    let worst = full.iter().zip(&incremental).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let worst = full
+        .iter()
+        .zip(&incremental)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     let scale = full.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     assert!(scale > 1.0, "logits too small to compare: {scale}");
-    assert!(worst < 1e-4, "max |difference| {worst} (logits up to {scale})");
+    assert!(
+        worst < 1e-4,
+        "max |difference| {worst} (logits up to {scale})"
+    );
 }
 
 #[tokio::test]
@@ -100,11 +124,22 @@ async fn generated_ids_follow_the_cache_free_argmax() {
     // Greedy decoding through the cache picks, at each step, the argmax of a cache-free run.
     let m = model();
     let prompt = m.tokenize("hello world").await.unwrap();
-    let (ids, _) = m.generate_ids(prompt.clone(), GenerationOptions::deterministic().with_max_tokens(6)).await.unwrap();
+    let (ids, _) = m
+        .generate_ids(
+            prompt.clone(),
+            GenerationOptions::deterministic().with_max_tokens(6),
+        )
+        .await
+        .unwrap();
     let mut seq = prompt;
     for id in ids {
         let logits = m.last_logits(seq.clone(), false).await.unwrap();
-        let best = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32;
+        let best = logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0 as u32;
         assert_eq!(best, id);
         seq.push(id);
     }
@@ -128,7 +163,12 @@ async fn constrained_json_validates_against_the_schema() {
         let req = ChatRequest::builder()
             .user("json objects have keys and values")
             .response_format(ResponseFormat::json_schema("thing", schema.clone()))
-            .options(GenerationOptions::default().with_temperature(0.8).with_seed(seed).with_max_tokens(200))
+            .options(
+                GenerationOptions::default()
+                    .with_temperature(0.8)
+                    .with_seed(seed)
+                    .with_max_tokens(200),
+            )
             .build();
         let r = m.chat(req).await.unwrap();
         let value: serde_json::Value = serde_json::from_str(&r.message.content)
@@ -141,17 +181,34 @@ async fn constrained_json_validates_against_the_schema() {
 #[tokio::test]
 async fn stop_strings_and_max_tokens_end_the_answer() {
     let m = model();
-    let base = m.chat(request("the", GenerationOptions::deterministic().with_max_tokens(30))).await.unwrap();
+    let base = m
+        .chat(request(
+            "the",
+            GenerationOptions::deterministic().with_max_tokens(30),
+        ))
+        .await
+        .unwrap();
     let text = base.message.content.clone();
     assert!(text.chars().count() > 4, "{text:?}");
     let stop: String = text.chars().skip(3).take(2).collect();
     let cut = m
-        .chat(request("the", GenerationOptions::deterministic().with_max_tokens(30).with_stop(stop.clone())))
+        .chat(request(
+            "the",
+            GenerationOptions::deterministic()
+                .with_max_tokens(30)
+                .with_stop(stop.clone()),
+        ))
         .await
         .unwrap();
     assert_eq!(cut.message.content, text[..text.find(&stop).unwrap()]);
     assert_eq!(cut.finish_reason, FinishReason::Stop);
-    let short = m.chat(request("the", GenerationOptions::deterministic().with_max_tokens(2))).await.unwrap();
+    let short = m
+        .chat(request(
+            "the",
+            GenerationOptions::deterministic().with_max_tokens(2),
+        ))
+        .await
+        .unwrap();
     assert_eq!(short.usage.completion_tokens, 2);
     assert_eq!(short.finish_reason, FinishReason::Length);
 }
@@ -160,10 +217,19 @@ async fn stop_strings_and_max_tokens_end_the_answer() {
 async fn a_dropped_stream_cancels_and_the_model_keeps_serving() {
     let m = model();
     {
-        let mut s = m.chat_stream(request("hello", GenerationOptions::deterministic().with_max_tokens(200)));
+        let mut s = m.chat_stream(request(
+            "hello",
+            GenerationOptions::deterministic().with_max_tokens(200),
+        ));
         let _ = s.next().await;
     }
-    let r = m.chat(request("hello", GenerationOptions::deterministic().with_max_tokens(3))).await.unwrap();
+    let r = m
+        .chat(request(
+            "hello",
+            GenerationOptions::deterministic().with_max_tokens(3),
+        ))
+        .await
+        .unwrap();
     assert!(r.usage.completion_tokens <= 3);
 }
 
@@ -171,9 +237,18 @@ async fn a_dropped_stream_cancels_and_the_model_keeps_serving() {
 async fn a_prompt_over_the_context_is_a_typed_error() {
     let m = model();
     let long = "the quick brown fox ".repeat(200);
-    let err = m.chat(request(&long, GenerationOptions::deterministic())).await.unwrap_err();
-    assert!(matches!(err, slm_core::Error::ContextOverflow { limit: 256, .. }), "{err:?}");
-    assert!(matches!(err.downcast_ref::<OnnxError>(), Some(OnnxError::PromptTooLong { .. })));
+    let err = m
+        .chat(request(&long, GenerationOptions::deterministic()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, slm_core::Error::ContextOverflow { limit: 256, .. }),
+        "{err:?}"
+    );
+    assert!(matches!(
+        err.downcast_ref::<OnnxError>(),
+        Some(OnnxError::PromptTooLong { .. })
+    ));
 }
 
 #[tokio::test]
@@ -182,7 +257,10 @@ async fn unsupported_requests_are_refused() {
     let tool = slm_core::ToolSpec::new("now", "time", serde_json::json!({"type": "object"}));
     let req = ChatRequest::builder().user("hi").tools(vec![tool]).build();
     let err = m.chat(req).await.unwrap_err();
-    assert!(matches!(err, slm_core::Error::InvalidRequest(..)), "{err:?}");
+    assert!(
+        matches!(err, slm_core::Error::InvalidRequest(..)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -218,12 +296,15 @@ fn bad_folders_are_typed_errors() {
     // A config claiming more layers than the graph has: its inputs don't match.
     let copy = copy_of_tiny();
     let path = copy.path().join("genai_config.json");
-    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     config["model"]["decoder"]["num_hidden_layers"] = 3.into();
     std::fs::write(&path, config.to_string()).unwrap();
     let err = OnnxModel::load(copy.path(), LoadOptions::default()).unwrap_err();
     match &err {
-        OnnxError::GraphMismatch { reason, .. } => assert!(reason.contains("past_key_values.2.key"), "{reason}"),
+        OnnxError::GraphMismatch { reason, .. } => {
+            assert!(reason.contains("past_key_values.2.key"), "{reason}")
+        }
         other => panic!("expected GraphMismatch, got {other}"),
     }
 
@@ -237,20 +318,35 @@ fn bad_folders_are_typed_errors() {
 #[test]
 fn a_wrong_runtime_library_is_a_typed_error() {
     let tiny = common::tiny_dir();
-    let err = OnnxModel::load(tiny, LoadOptions::default().with_runtime("/nonexistent/libonnxruntime.so")).unwrap_err();
+    let err = OnnxModel::load(
+        tiny,
+        LoadOptions::default().with_runtime("/nonexistent/libonnxruntime.so"),
+    )
+    .unwrap_err();
     match &err {
         OnnxError::RuntimeMissing { wanted, .. } => assert_eq!(wanted, "1.31"),
         other => panic!("expected RuntimeMissing, got {other}"),
     }
     assert!(err.to_string().contains("SLM_ONNXRUNTIME"), "{err}");
     // A file that is not a shared library.
-    let err = OnnxModel::load(tiny, LoadOptions::default().with_runtime(tiny.join("tokenizer.json"))).unwrap_err();
-    assert!(matches!(err, OnnxError::RuntimeIncompatible { .. }), "{err}");
+    let err = OnnxModel::load(
+        tiny,
+        LoadOptions::default().with_runtime(tiny.join("tokenizer.json")),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, OnnxError::RuntimeIncompatible { .. }),
+        "{err}"
+    );
     // A shared library that is not ONNX Runtime (no OrtGetApiBase).
-    let libm = ["/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib/x86_64-linux-gnu/libm.so.6", "/lib64/libm.so.6"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file())
-        .expect("libm is installed");
+    let libm = [
+        "/lib/x86_64-linux-gnu/libm.so.6",
+        "/usr/lib/x86_64-linux-gnu/libm.so.6",
+        "/lib64/libm.so.6",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).is_file())
+    .expect("libm is installed");
     let err = OnnxModel::load(tiny, LoadOptions::default().with_runtime(libm)).unwrap_err();
     match &err {
         OnnxError::RuntimeIncompatible { found, reason, .. } => {
