@@ -93,7 +93,7 @@ impl ConstraintCompiler {
         )
     }
 
-    /// A constraint to any JSON value (`ResponseFormat::Json`).
+    /// A constraint to any JSON object (`ResponseFormat::Json`, OpenAI's JSON mode).
     ///
     /// ```
     /// # let env = toktrie::ApproximateTokEnv::single_byte_env();

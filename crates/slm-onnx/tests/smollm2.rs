@@ -145,3 +145,35 @@ async fn int4_answers_sensibly() {
     );
     assert!(answer.usage.completion_tokens < 40);
 }
+
+/// JSON-schema constrained decoding with the real 49,152-token byte-level BPE vocabulary.
+#[tokio::test]
+async fn int4_constrained_json_validates() {
+    let model = load("smollm2-135m-instruct-int4");
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "maxLength": 20},
+            "country": {"enum": ["France", "Germany", "Italy", "Spain"]},
+            "is_capital": {"type": "boolean"}
+        },
+        "required": ["city", "country", "is_capital"],
+        "additionalProperties": false
+    });
+    let request = ChatRequest::builder()
+        .user("Describe Paris as JSON: its name, its country and whether it is a capital.")
+        .response_format(slm_core::ResponseFormat::json_schema(
+            "city",
+            schema.clone(),
+        ))
+        .options(GenerationOptions::deterministic().with_max_tokens(80))
+        .build();
+    let answer = model.chat(request).await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(answer.text())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", answer.text()));
+    assert!(
+        jsonschema::validator_for(&schema).unwrap().is_valid(&value),
+        "{value}"
+    );
+    assert_eq!(answer.finish_reason, slm_core::FinishReason::Stop);
+}
