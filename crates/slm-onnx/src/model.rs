@@ -91,6 +91,8 @@ struct Inner {
     template: ChatTemplate,
     runtime: RuntimeInfo,
     commands: Mutex<Option<Sender<Command>>>,
+    /// `identity()`'s answer, computed once.
+    identity: std::sync::OnceLock<String>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -154,6 +156,7 @@ impl OnnxModel {
                 template,
                 runtime: loaded.runtime,
                 commands: Mutex::new(Some(commands)),
+                identity: std::sync::OnceLock::new(),
                 worker: Mutex::new(Some(handle)),
             }),
         })
@@ -351,4 +354,67 @@ impl ChatModel for OnnxModel {
             Err(e) => Box::pin(futures::stream::once(futures::future::ready(Err(e)))),
         }
     }
+
+    /// `onnx:sha256=<digest>`: one sha256 over the folder's files that decide answers (the
+    /// graph and its external data, `genai_config.json`, `tokenizer.json`) and the chat
+    /// template in use. The files are hashed once, on first call, off the caller's thread.
+    async fn identity(&self) -> slm_core::Result<Option<String>> {
+        if let Some(id) = self.inner.identity.get() {
+            return Ok(Some(id.clone()));
+        }
+        let dir = self.inner.dir.clone();
+        let graph = self.inner.config.model.decoder.filename.clone();
+        let template = self.inner.template.source().to_string();
+        let (tx, rx) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("slm-onnx-hash".into())
+            .spawn(move || {
+                let _ = tx.send(folder_digest(&dir, &graph, &template));
+            })
+            .map_err(|e| OnnxError::Runtime(format!("cannot start a thread: {e}")))?;
+        let digest = rx.await.map_err(|_| OnnxError::WorkerStopped)??;
+        let id = format!("onnx:sha256={digest}");
+        Ok(Some(self.inner.identity.get_or_init(|| id).clone()))
+    }
+}
+
+/// The sha256 (hex) of a folder's answer-deciding files and a template.
+fn folder_digest(dir: &Path, graph: &str, template: &str) -> Result<String, OnnxError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut hasher = Sha256::new();
+    let mut files = vec![
+        dir.join(graph),
+        dir.join("genai_config.json"),
+        dir.join("tokenizer.json"),
+    ];
+    let data = dir.join(format!("{graph}.data"));
+    if data.is_file() {
+        files.push(data);
+    }
+    let mut buffer = vec![0u8; 1 << 20];
+    for path in files {
+        let mut file = std::fs::File::open(&path)
+            .map_err(|e| invalid(dir, format!("{}: {e}", path.display())))?;
+        hasher.update(
+            path.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
+        loop {
+            let n = file
+                .read(&mut buffer)
+                .map_err(|e| invalid(dir, format!("{}: {e}", path.display())))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+    }
+    hasher.update(template.as_bytes());
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

@@ -40,6 +40,10 @@ async fn loads_and_chats_with_usage_and_timings() {
     assert!(r.timings.total >= r.timings.prompt_eval);
     assert!(r.timings.prompt_tokens_per_second.is_some());
     assert_eq!(r.model, m.id());
+    // The identity names the weights: the same for the same export, stable across calls.
+    let id = m.identity().await.unwrap().expect("an identity");
+    assert!(id.starts_with("onnx:sha256="), "{id}");
+    assert_eq!(m.identity().await.unwrap(), Some(id));
 }
 
 #[tokio::test]
