@@ -5,14 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SLM_EXAMPLE_SMALL=1
 unset SLM_MODEL_PATH AZURE_ENDPOINT SLM_OPENAI_SPEC
-examples=(quickstart compare_models hybrid_draft_refine latency_breakdown eval_tracks quantize rag_chat)
-cargo build --release --examples
+examples=(quickstart compare_models hybrid_draft_refine latency_breakdown eval_tracks quantize rag_chat onnx_vs_llamacpp)
+cargo build --release --examples --features onnx
 for ex in "${examples[@]}"; do
   if [ ! -f "examples/$ex.rs" ]; then
     echo "run-examples: examples/$ex.rs is missing" >&2
     exit 1
   fi
   echo "=== example $ex ==="
-  cargo run --release --quiet --example "$ex"
+  cargo run --release --quiet --features onnx --example "$ex"
 done
 echo "run-examples: ${#examples[@]} examples ran"

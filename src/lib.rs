@@ -46,6 +46,8 @@ pub use spec::ModelSpec;
 pub use slm_eval as eval;
 #[cfg(feature = "llamacpp")]
 pub use slm_llamacpp as llamacpp;
+#[cfg(feature = "onnx")]
+pub use slm_onnx as onnx;
 #[cfg(feature = "rag")]
 pub use slm_rag as rag;
 #[cfg(feature = "remote")]

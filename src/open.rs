@@ -121,6 +121,8 @@ pub async fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<OpenedModel
 /// download):
 /// - `llamacpp:…`: the GGUF file (a known model from the model cache, `$SLM_HOME`; a Hub file
 ///   downloaded once into the Hub cache, `HF_HOME`, `HF_ENDPOINT`, `HF_TOKEN`);
+/// - `onnx:DIR`: an ONNX model folder, with the ONNX Runtime library that `scripts/setup.sh`
+///   installs (or `$SLM_ONNXRUNTIME`);
 /// - `azure`: `AZURE_ENDPOINT`, `AZURE_DEPLOYMENT`, `AZURE_API_KEY`, `AZURE_API_VERSION`;
 /// - `openai:URL#MODEL`: sends `OPENAI_API_KEY` when it is set;
 /// - `replay:FILE`, and the compositions, whose parts open the same way; `replicas:` keeps as
@@ -136,6 +138,7 @@ pub async fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<OpenedModel
 pub fn open_blocking(spec: &ModelSpec, options: &OpenOptions) -> Result<OpenedModel, Error> {
     match spec {
         ModelSpec::LlamaCpp { path } => open_llamacpp(path, options),
+        ModelSpec::Onnx { dir } => open_onnx(dir, options),
         ModelSpec::Azure => open_azure().map(|model| remote(model, options)),
         ModelSpec::OpenAi { base_url, model } => {
             open_openai(base_url, model).map(|model| remote(model, options))
@@ -254,6 +257,25 @@ fn open_llamacpp(path: &std::path::Path, options: &OpenOptions) -> Result<Opened
         model: Arc::new(model),
         concurrency,
     })
+}
+
+#[cfg(feature = "onnx")]
+fn open_onnx(dir: &std::path::Path, options: &OpenOptions) -> Result<OpenedModel, Error> {
+    let mut load = slm_onnx::LoadOptions::default();
+    if let Some(threads) = options.threads {
+        load = load.with_threads(threads as usize);
+    }
+    let model = slm_onnx::OnnxModel::load(dir, load)?;
+    // One sequence at a time: requests queue on the model's worker.
+    Ok(OpenedModel {
+        model: Arc::new(model),
+        concurrency: 1,
+    })
+}
+
+#[cfg(not(feature = "onnx"))]
+fn open_onnx(_: &std::path::Path, _: &OpenOptions) -> Result<OpenedModel, Error> {
+    Err(missing("onnx"))
 }
 
 #[cfg(not(feature = "llamacpp"))]

@@ -6,6 +6,7 @@
 //! | `llamacpp:path/to/model.gguf`, `model.gguf` | a local GGUF file run by llama.cpp |
 //! | `llamacpp:smollm2`, `smollm2` | a model slm knows by name, from the model cache |
 //! | `llamacpp:hf:owner/repo:Q4_K_M`, `hf:owner/repo/file.gguf` | a Hugging Face Hub file |
+//! | `onnx:path/to/folder` | an ONNX model folder (onnxruntime-genai's layout) run by ONNX Runtime (feature `onnx`) |
 //! | `azure` | an Azure OpenAI deployment from `AZURE_*` variables |
 //! | `openai:http://host:port/v1#model` | any OpenAI-compatible server (`OPENAI_API_KEY`) |
 //! | `replay:answers.jsonl[?delay_ms=N][#id]` | recorded answers (tests, demos) |
@@ -47,6 +48,12 @@ pub enum ModelSpec {
     LlamaCpp {
         /// The GGUF file, or the model source text (`smollm2`, `hf:...`) as given.
         path: PathBuf,
+    },
+    /// An ONNX model folder in onnxruntime-genai's layout (`genai_config.json`, `model.onnx`,
+    /// `tokenizer.json`), run by ONNX Runtime (feature `onnx`).
+    Onnx {
+        /// The folder.
+        dir: PathBuf,
     },
     /// An Azure OpenAI deployment configured from the environment (`AZURE_ENDPOINT`,
     /// `AZURE_API_KEY`, `AZURE_API_VERSION`, `AZURE_DEPLOYMENT`).
@@ -107,6 +114,7 @@ impl ModelSpec {
                 Some(hub) => hub_label(hub),
                 None => stem(path),
             },
+            ModelSpec::Onnx { dir } => format!("onnx-{}", stem(dir)),
             ModelSpec::Azure => "azure".into(),
             ModelSpec::OpenAi { model, .. } => model.clone(),
             ModelSpec::Replay { path, id, .. } => id.clone().unwrap_or_else(|| stem(path)),
@@ -134,7 +142,7 @@ impl ModelSpec {
     /// ```
     pub fn is_local(&self) -> bool {
         match self {
-            ModelSpec::LlamaCpp { .. } | ModelSpec::Replay { .. } => true,
+            ModelSpec::LlamaCpp { .. } | ModelSpec::Onnx { .. } | ModelSpec::Replay { .. } => true,
             ModelSpec::Azure | ModelSpec::OpenAi { .. } => false,
             ModelSpec::DraftRefine { draft, .. } => draft.is_local(),
             ModelSpec::Fallback(models) | ModelSpec::Replicas(models) => {
@@ -203,7 +211,7 @@ fn is_bare_llamacpp(spec: &str) -> bool {
     false
 }
 
-const KINDS: &str = "llamacpp:PATH|NAME|hf:…, PATH.gguf, a known model's name, azure, \
+const KINDS: &str = "llamacpp:PATH|NAME|hf:…, PATH.gguf, a known model's name, onnx:DIR, azure, \
                      openai:URL#MODEL, replay:PATH, draft-refine:A,B, fallback:A,B, \
                      replicas:A,B or rag:INDEX,MODEL";
 
@@ -217,6 +225,7 @@ impl FromStr for ModelSpec {
         let known_kind = matches!(
             kind,
             "llamacpp"
+                | "onnx"
                 | "azure"
                 | "openai"
                 | "replay"
@@ -233,6 +242,8 @@ impl FromStr for ModelSpec {
         match kind {
             "llamacpp" if !rest.is_empty() => Ok(ModelSpec::LlamaCpp { path: rest.into() }),
             "llamacpp" => Err(bad("expected llamacpp:path/to/model.gguf")),
+            "onnx" if !rest.is_empty() => Ok(ModelSpec::Onnx { dir: rest.into() }),
+            "onnx" => Err(bad("expected onnx:path/to/model-folder")),
             "azure" if rest.is_empty() => Ok(ModelSpec::Azure),
             "azure" => Err(bad(
                 "azure takes no arguments; configure it with AZURE_* variables",
@@ -321,6 +332,7 @@ impl fmt::Display for ModelSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModelSpec::LlamaCpp { path } => write!(f, "llamacpp:{}", path.display()),
+            ModelSpec::Onnx { dir } => write!(f, "onnx:{}", dir.display()),
             ModelSpec::Azure => f.write_str("azure"),
             ModelSpec::OpenAi { base_url, model } => write!(f, "openai:{base_url}#{model}"),
             ModelSpec::Replay { path, id, delay_ms } => {

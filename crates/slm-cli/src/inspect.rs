@@ -138,6 +138,7 @@ fn resolve(target: &str) -> anyhow::Result<PathBuf> {
 fn kind(spec: &ModelSpec) -> &'static str {
     match spec {
         ModelSpec::LlamaCpp { .. } => "a GGUF model",
+        ModelSpec::Onnx { .. } => "an ONNX model folder",
         ModelSpec::Azure => "an Azure OpenAI deployment",
         ModelSpec::OpenAi { .. } => "an OpenAI-compatible server",
         ModelSpec::Replay { .. } => "recorded answers",
