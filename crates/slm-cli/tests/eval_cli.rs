@@ -597,26 +597,27 @@ fn the_bfcl_suite_runs_from_bfcls_data_directory() {
     assert!(done.status.success(), "{}", text(&done.stderr));
     assert_eq!(Report::load(&two).unwrap().cases.completed, 4);
 
-    // Categories this checker does not cover, and a missing directory, are clear errors.
-    let live = slm_eval(&[
+    // Categories this checker does not cover (BFCL's multi-turn ones), and a missing
+    // directory, are clear errors.
+    let multi_turn = slm_eval(&[
         "run",
         "--suite",
         "bfcl",
         "--bfcl-dir",
         s(&bfcl_dir),
         "--categories",
-        "live_simple",
+        "multi_turn_base",
         "--model",
         &model,
         "--out",
         s(&two),
         "--no-progress",
     ]);
-    assert!(!live.status.success());
+    assert!(!multi_turn.status.success());
     assert!(
-        text(&live.stderr).contains("live_simple"),
+        text(&multi_turn.stderr).contains("multi_turn_base"),
         "{}",
-        text(&live.stderr)
+        text(&multi_turn.stderr)
     );
     let no_dir = slm_eval(&["run", "--suite", "bfcl", "--model", &model]);
     assert!(!no_dir.status.success());
