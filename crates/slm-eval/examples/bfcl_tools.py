@@ -6,8 +6,9 @@ dependencies need not be installed):
 
     python3 bfcl_tools.py path/to/bfcl_eval /tmp/tools.jsonl
 
-serde_json's maps are sorted here, so the JSON schema BFCL writes into a JavaScript object's
-description is compared with its keys sorted (`--insertion-order` compares it as BFCL writes it).
+Pass `--insertion-order` to compare the JSON schema BFCL writes into a JavaScript object's
+description exactly as BFCL writes it (slm-eval keeps the data's key order, serde_json's
+`preserve_order`); without it the keys are compared sorted.
 """
 import ast
 import collections

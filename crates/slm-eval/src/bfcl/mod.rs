@@ -306,7 +306,7 @@ impl Function {
     /// `_func_doc_language_specific_pre_processing`): the description gains a note on the
     /// language; for Java and JavaScript every parameter becomes a `string` whose description
     /// names the language's type (and the element type of a list, or a JavaScript object's
-    /// schema, written as Python's `json.dumps` writes it but with keys in sorted order), since
+    /// schema, written as Python's `json.dumps` writes it, keys in the data's order), since
     /// the model writes each argument as source text. The checker still uses the original
     /// declaration.
     ///
