@@ -138,7 +138,12 @@ async fn smollm2_template_from_the_gguf_renders_as_jinja2_does() {
     // The fixture was rendered by Python's jinja2 (render_reference.py) from the template this
     // GGUF carries; tests/templates.rs checks every case, this test ties it to the file.
     let fixture: TemplateFixture = serde_json::from_str(
-        &std::fs::read_to_string(fixture_path("templates/smollm2_135m_instruct.json")).unwrap(),
+        // The template fixtures live with the renderer, in slm-chat.
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../slm-chat/tests/fixtures/templates/smollm2_135m_instruct.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(model.template().source(), fixture.template);
