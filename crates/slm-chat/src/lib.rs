@@ -23,6 +23,7 @@ pub mod constraint;
 mod error;
 pub mod formats;
 pub mod template;
+pub mod text;
 
 pub use error::ChatError;
 pub use formats::{FormatEvent, ParsedOutput, StreamParser, ToolFormat};

@@ -117,7 +117,6 @@ mod session;
 pub mod source;
 mod speculative;
 pub mod testing;
-mod text;
 mod tools;
 mod utf8_guard;
 mod worker;

@@ -38,9 +38,9 @@ use slm_core::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::constrain::{Compiler, Constraint, ConstraintCheck, ConstraintSpec, SchemaBackend};
-use crate::text::{StopMatcher, Utf8Decoder};
 use crate::tools::{CallWatcher, parse_calls};
 use crate::{LlamaCppError, LoadOptions, sampling, speculative};
+use slm_chat::text::{StopMatcher, Utf8Decoder};
 
 /// Events sent back to one caller.
 pub(crate) type EventSender = mpsc::UnboundedSender<Result<ChatEvent, slm_core::Error>>;

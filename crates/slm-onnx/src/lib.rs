@@ -35,7 +35,6 @@ mod error;
 mod model;
 pub mod runtime;
 mod sampling;
-mod text;
 mod worker;
 
 pub use config::{DecoderSection, GenaiConfig, InputNames, ModelSection, OutputNames, TokenIds};

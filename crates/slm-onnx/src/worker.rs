@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{GenaiConfig, invalid};
 use crate::sampling::Sampler;
-use crate::text::{StopMatcher, Utf8Decoder};
 use crate::{LoadOptions, OnnxError};
+use slm_chat::text::{StopMatcher, Utf8Decoder};
 
 /// Events sent back to one caller.
 pub(crate) type EventSender = mpsc::UnboundedSender<Result<ChatEvent, slm_core::Error>>;
@@ -551,7 +551,8 @@ impl Engine {
                     .get(token as usize)
                     .map_or(&[][..], Vec::as_slice),
             );
-            let (delta, hit) = stops.push(&piece);
+            let outcome = stops.push(&piece);
+            let (delta, hit) = (outcome.emit, outcome.stopped);
             if !delta.is_empty() {
                 text.push_str(&delta);
                 let _ = events.send(Ok(ChatEvent::TextDelta(delta)));
@@ -571,9 +572,9 @@ impl Engine {
             other => other?,
         };
         if !stopped_by_string {
-            let (delta, hit) = stops.push(&utf8.finish());
-            let mut rest = delta;
-            if !hit {
+            let outcome = stops.push(&utf8.finish());
+            let mut rest = outcome.emit;
+            if !outcome.stopped {
                 rest.push_str(&stops.finish());
             }
             if !rest.is_empty() {

@@ -1,16 +1,25 @@
-//! Turning token bytes into streamed text: UTF-8 reassembly and stop strings.
+//! Turning token bytes into streamed text: UTF-8 reassembly and stop strings, the same for
+//! every local backend.
 
 /// Reassembles UTF-8 from token pieces: a character split across tokens is held back until it
 /// is complete, so no delta ever splits a character. Bytes that can never form valid UTF-8 (a
 /// byte-level model can emit any byte) become U+FFFD, as `String::from_utf8_lossy` would.
+///
+/// ```
+/// let mut d = slm_chat::text::Utf8Decoder::default();
+/// let euro = "€".as_bytes();
+/// assert_eq!(d.push(&euro[..2]), "");
+/// assert_eq!(d.push(&euro[2..]), "€");
+/// assert_eq!(d.finish(), "");
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct Utf8Decoder {
+pub struct Utf8Decoder {
     pending: Vec<u8>,
 }
 
 impl Utf8Decoder {
     /// Adds bytes and returns the text that is now complete.
-    pub(crate) fn push(&mut self, bytes: &[u8]) -> String {
+    pub fn push(&mut self, bytes: &[u8]) -> String {
         self.pending.extend_from_slice(bytes);
         let mut out = String::new();
         loop {
@@ -42,7 +51,7 @@ impl Utf8Decoder {
     }
 
     /// Ends the text: an incomplete trailing character becomes U+FFFD.
-    pub(crate) fn finish(&mut self) -> String {
+    pub fn finish(&mut self) -> String {
         let out = String::from_utf8_lossy(&self.pending).into_owned();
         self.pending.clear();
         out
@@ -51,30 +60,44 @@ impl Utf8Decoder {
 
 /// Finds stop strings in streamed text. Text that might be the start of a stop string is held
 /// back until it is clear, so a stop string never reaches the caller, even split over tokens.
+///
+/// ```
+/// let mut m = slm_chat::text::StopMatcher::new(&["END".to_string()]);
+/// assert_eq!(m.push("abc E").emit, "abc ");
+/// let out = m.push("ND more");
+/// assert_eq!((out.emit.as_str(), out.stopped), ("", true));
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct StopMatcher {
+pub struct StopMatcher {
     stops: Vec<String>,
     held: String,
 }
 
 /// What [`StopMatcher::push`] decided.
+///
+/// ```
+/// let out = slm_chat::text::StopMatcher::new(&[]).push("hi");
+/// assert_eq!(out, slm_chat::text::StopOutcome { emit: "hi".into(), stopped: false });
+/// ```
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct StopOutcome {
+pub struct StopOutcome {
     /// Text safe to emit now.
-    pub(crate) emit: String,
+    pub emit: String,
     /// A stop string was found; generation must end (the stop string is not emitted).
-    pub(crate) stopped: bool,
+    pub stopped: bool,
 }
 
 impl StopMatcher {
-    pub(crate) fn new(stops: &[String]) -> Self {
+    /// A matcher of these stop strings (empty ones are ignored).
+    pub fn new(stops: &[String]) -> Self {
         Self {
             stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(),
             held: String::new(),
         }
     }
 
-    pub(crate) fn push(&mut self, text: &str) -> StopOutcome {
+    /// Adds streamed text; returns what may be emitted now and whether a stop string ended it.
+    pub fn push(&mut self, text: &str) -> StopOutcome {
         self.held.push_str(text);
         if self.stops.is_empty() {
             return StopOutcome {
@@ -122,7 +145,7 @@ impl StopMatcher {
     }
 
     /// Ends the text: whatever was held back is released.
-    pub(crate) fn finish(&mut self) -> String {
+    pub fn finish(&mut self) -> String {
         std::mem::take(&mut self.held)
     }
 }
