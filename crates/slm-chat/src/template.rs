@@ -151,12 +151,49 @@ impl ChatTemplate {
         tools: &[ToolSpec],
         add_generation_prompt: bool,
     ) -> Result<String, ChatError> {
+        self.render_context(messages, tools, add_generation_prompt, None)
+    }
+
+    /// [`render`](Self::render) with the template's `enable_thinking` variable set, as
+    /// transformers' `apply_chat_template(..., enable_thinking=False)` sets it (Qwen3, SmolLM3
+    /// and Granite templates read it; others ignore it).
+    ///
+    /// ```
+    /// let source = "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}";
+    /// let t = slm_chat::ChatTemplate::new(source, "", "").unwrap();
+    /// assert_eq!(t.render_thinking(&[], &[], true, false).unwrap(), "<think>\n\n</think>\n\n");
+    /// assert_eq!(t.render_thinking(&[], &[], true, true).unwrap(), "");
+    /// assert_eq!(t.render(&[], &[], true).unwrap(), "");
+    /// ```
+    pub fn render_thinking(
+        &self,
+        messages: &[Message],
+        tools: &[ToolSpec],
+        add_generation_prompt: bool,
+        enable_thinking: bool,
+    ) -> Result<String, ChatError> {
+        self.render_context(
+            messages,
+            tools,
+            add_generation_prompt,
+            Some(enable_thinking),
+        )
+    }
+
+    fn render_context(
+        &self,
+        messages: &[Message],
+        tools: &[ToolSpec],
+        add_generation_prompt: bool,
+        enable_thinking: Option<bool>,
+    ) -> Result<String, ChatError> {
         let context = TemplateContext {
             messages: template_messages(messages),
             tools: (!tools.is_empty()).then(|| tools.iter().map(template_tool).collect()),
             bos_token: &self.bos_token,
             eos_token: &self.eos_token,
             add_generation_prompt,
+            enable_thinking,
         };
         self.render_value(Value::from_serialize(&context))
     }
@@ -263,6 +300,9 @@ struct TemplateContext<'a> {
     bos_token: &'a str,
     eos_token: &'a str,
     add_generation_prompt: bool,
+    /// Unset unless the request says: templates test `enable_thinking is defined`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enable_thinking: Option<bool>,
 }
 
 #[derive(Serialize)]

@@ -139,6 +139,11 @@ pub struct SamplingArgs {
     /// the answer copies the prompt, the same answer either way).
     #[arg(long = "prompt-lookup")]
     pub prompt_lookup: bool,
+    /// Tokens a reasoning model may think before it must answer, as llama.cpp's flag: -1 no
+    /// cap, 0 no thinking (the template's `enable_thinking` is false). Default: the model's.
+    #[arg(long = "reasoning-budget", value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(-1..=u32::MAX as i64))]
+    pub reasoning_budget: Option<i64>,
 }
 
 impl SamplingArgs {
@@ -151,6 +156,10 @@ impl SamplingArgs {
             seed: self.seed,
             stop: self.stop.clone(),
             prompt_lookup: self.prompt_lookup.then(slm::core::PromptLookup::default),
+            thinking: self
+                .reasoning_budget
+                .and_then(|n| u32::try_from(n).ok())
+                .map(slm::core::Thinking::budget),
             ..Default::default()
         };
         options.validate()?;

@@ -163,6 +163,7 @@ pub async fn stream_reply(model: &dyn ChatModel, request: ChatRequest) -> anyhow
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut stdout_open = true;
+    let mut thinking = ThinkingView::default();
     loop {
         let event = tokio::select! {
             biased;
@@ -178,7 +179,12 @@ pub async fn stream_reply(model: &dyn ChatModel, request: ChatRequest) -> anyhow
                 finish_line(&reply.text);
                 return Err(anyhow::Error::new(e).context(format!("model {}", model.id())));
             }
+            Some(Ok(ChatEvent::ReasoningDelta(delta))) => {
+                reply.first_token.get_or_insert_with(|| started.elapsed());
+                thinking.show(&delta);
+            }
             Some(Ok(ChatEvent::TextDelta(delta))) => {
+                thinking.end();
                 reply.first_token.get_or_insert_with(|| started.elapsed());
                 reply.text.push_str(&delta);
                 if stdout_open && let Err(e) = print_flush(&delta) {
@@ -189,8 +195,9 @@ pub async fn stream_reply(model: &dyn ChatModel, request: ChatRequest) -> anyhow
                     return Err(anyhow::Error::new(e).context("writing to stdout"));
                 }
             }
-            Some(Ok(ChatEvent::ToolCallDelta { .. } | ChatEvent::ReasoningDelta(_))) => {}
+            Some(Ok(ChatEvent::ToolCallDelta { .. })) => {}
             Some(Ok(ChatEvent::Done(response))) => {
+                thinking.end();
                 // A model that does not stream text (tool calls only) still shows its calls.
                 if reply.text.is_empty() && !response.message.tool_calls.is_empty() {
                     let calls = serde_json::to_string_pretty(&response.message.tool_calls)?;
@@ -207,6 +214,40 @@ pub async fn stream_reply(model: &dyn ChatModel, request: ChatRequest) -> anyhow
         finish_line(&reply.text);
     }
     Ok(reply)
+}
+
+/// A reasoning model's thinking, shown on stderr (dimmed on a terminal) so stdout holds the
+/// answer alone.
+#[derive(Default)]
+struct ThinkingView {
+    open: bool,
+}
+
+impl ThinkingView {
+    fn show(&mut self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        if !self.open {
+            self.open = true;
+            if err.is_terminal() {
+                let _ = err.write_all(b"\x1b[2m");
+            }
+        }
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    fn end(&mut self) {
+        if std::mem::take(&mut self.open) {
+            let mut err = std::io::stderr().lock();
+            let reset: &[u8] = if err.is_terminal() {
+                b"\x1b[0m\n"
+            } else {
+                b"\n"
+            };
+            let _ = err.write_all(reset);
+            let _ = err.flush();
+        }
+    }
 }
 
 fn print_flush(text: &str) -> std::io::Result<()> {

@@ -249,3 +249,68 @@ fn chat_ends_at_end_of_input_with_exit_0() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).trim().is_empty());
 }
+
+/// A reasoning model's thinking goes to stderr and its answer to stdout; `--reasoning-budget`
+/// caps the thinking (0: none). The model is generated and carries DeepSeek-R1's real template,
+/// which opens `<think>` in every prompt (no real thinking model is small enough for CI).
+#[test]
+fn run_shows_thinking_on_stderr_and_caps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r1.gguf");
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../slm-chat/tests/fixtures/formats/templates/deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
+    );
+    let spec = testing::TestModelSpec {
+        chat_template: Some(std::fs::read_to_string(template).unwrap()),
+        ..testing::TestModelSpec::tiny()
+    };
+    testing::write_test_model(&path, &spec).unwrap();
+    let run = |budget: Option<&str>| {
+        let path = path.display().to_string();
+        let mut args = vec![
+            "run",
+            &path,
+            "Hi",
+            "--max-tokens",
+            "24",
+            "--temperature",
+            "0",
+        ];
+        if let Some(n) = budget {
+            args.extend(["--reasoning-budget", n]);
+        }
+        let out = slm().args(&args).stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (text(&out.stdout), text(&out.stderr))
+    };
+    // Uncapped, the random model never closes its thought: stdout stays empty.
+    let (stdout, thinking) = run(None);
+    assert!(stdout.trim().is_empty(), "{stdout:?}");
+    assert!(!thinking.trim().is_empty());
+    let (stdout, capped) = run(Some("4"));
+    assert!(!stdout.trim().is_empty(), "{capped:?}");
+    assert!(
+        capped.trim().len() < thinking.trim().len(),
+        "{capped:?} / {thinking:?}"
+    );
+    let (stdout, none) = run(Some("0"));
+    assert!(!stdout.trim().is_empty());
+    assert!(none.trim().is_empty(), "{none:?}");
+    let bad = slm()
+        .args([
+            "run",
+            &path.display().to_string(),
+            "Hi",
+            "--reasoning-budget",
+            "-2",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("reasoning-budget"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

@@ -53,7 +53,7 @@ pub use message::{Message, Role};
 pub use model::{Capabilities, ChatModel};
 pub use request::{
     ChatRequest, ChatRequestBuilder, DrySampling, GenerationOptions, InvalidOption, PromptLookup,
-    ResponseFormat,
+    ResponseFormat, Thinking,
 };
 pub use response::{ChatResponse, FinishReason, Speculation, Stage, StageLog, Timings, Usage};
 pub use scripted::ScriptedModel;

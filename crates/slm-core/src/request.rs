@@ -138,6 +138,71 @@ pub struct GenerationOptions {
     /// checked in one batch. The answer does not change; only its speed. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_lookup: Option<PromptLookup>,
+    /// Reasoning of models that think in a `<think>` section before answering: off, or capped
+    /// at a number of tokens. Default: as the model's template decides (usually on, uncapped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Thinking>,
+}
+
+/// Whether a reasoning model thinks before it answers, and for how long.
+///
+/// Off, the chat template is rendered with `enable_thinking = false` (Qwen3, SmolLM3, Granite
+/// read it) and a section the prompt opens anyway (DeepSeek-R1 distills) is closed before the
+/// answer, as llama.cpp's `--reasoning-budget 0` does. With a budget, local models close the
+/// section themselves once it holds that many tokens and go on to the answer; remote servers
+/// receive the budget as llama.cpp's server reads it. The reasoning counts toward `max_tokens`.
+///
+/// ```
+/// use slm_core::{GenerationOptions, Thinking};
+/// assert!(Thinking::off().is_off());
+/// assert!(Thinking::budget(0).is_off());
+/// assert_eq!(Thinking::budget(256).budget_tokens, Some(256));
+/// let o = GenerationOptions::default().with_thinking(Thinking::off());
+/// assert_eq!(o.thinking, Some(Thinking { enabled: false, budget_tokens: None }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thinking {
+    /// Whether the model may think at all.
+    pub enabled: bool,
+    /// Most tokens of reasoning (0 is the same as off). `None`: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_tokens: Option<u32>,
+}
+
+impl Thinking {
+    /// No reasoning: the model answers at once.
+    ///
+    /// ```
+    /// assert!(!slm_core::Thinking::off().enabled);
+    /// ```
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            budget_tokens: None,
+        }
+    }
+
+    /// Reasoning of at most `tokens` tokens (0: none).
+    ///
+    /// ```
+    /// let t = slm_core::Thinking::budget(64);
+    /// assert!(t.enabled && !t.is_off());
+    /// ```
+    pub fn budget(tokens: u32) -> Self {
+        Self {
+            enabled: true,
+            budget_tokens: Some(tokens),
+        }
+    }
+
+    /// Whether no reasoning at all is wanted (disabled, or a budget of 0).
+    ///
+    /// ```
+    /// assert!(slm_core::Thinking { enabled: true, budget_tokens: Some(0) }.is_off());
+    /// ```
+    pub fn is_off(&self) -> bool {
+        !self.enabled || self.budget_tokens == Some(0)
+    }
 }
 
 /// Prompt-lookup ("n-gram") speculative decoding: when the last `n` generated tokens
@@ -410,6 +475,17 @@ impl GenerationOptions {
         self.prompt_lookup
             .as_ref()
             .map_or(Ok(()), PromptLookup::validate)
+    }
+
+    /// Sets [`thinking`](Self::thinking).
+    ///
+    /// ```
+    /// let o = slm_core::GenerationOptions::default().with_thinking(slm_core::Thinking::budget(32));
+    /// assert_eq!(o.thinking.and_then(|t| t.budget_tokens), Some(32));
+    /// ```
+    pub fn with_thinking(mut self, thinking: Thinking) -> Self {
+        self.thinking = Some(thinking);
+        self
     }
 
     /// Sets `max_tokens`.

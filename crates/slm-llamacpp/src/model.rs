@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use slm_core::{
     Capabilities, ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, Message,
-    ResponseFormat, Role, ToolChoice, async_trait,
+    ResponseFormat, Role, ToolChoice, ToolSpec, async_trait,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -275,7 +275,14 @@ impl LlamaCppModel {
     /// assert_eq!(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     /// ```
     pub fn render_prompt(&self, request: &ChatRequest) -> Result<String, LlamaCppError> {
-        self.render(request, true)
+        let mut prompt = self.render(request, true)?;
+        let thinking_off = request.options.thinking.is_some_and(|t| t.is_off());
+        if thinking_off && slm_chat::formats::prompt_opens_thinking(&prompt) {
+            // The template opens the thought whatever it is told (DeepSeek-R1 distills):
+            // close it, so the answer comes at once (llama.cpp's `--reasoning-budget 0`).
+            prompt.push_str(slm_chat::formats::THINKING_CLOSE);
+        }
+        Ok(prompt)
     }
 
     /// The request's messages through the chat template, with the assistant's turn opened
@@ -287,15 +294,18 @@ impl LlamaCppModel {
         add_generation_prompt: bool,
     ) -> Result<String, LlamaCppError> {
         let template = &self.inner.template;
+        let thinking = request.options.thinking.map(|t| !t.is_off());
+        let draw = |messages: &[Message], tools: &[ToolSpec]| match thinking {
+            Some(enabled) => {
+                template.render_thinking(messages, tools, add_generation_prompt, enabled)
+            }
+            None => template.render(messages, tools, add_generation_prompt),
+        };
         if request.tools.is_empty() || request.tool_choice == ToolChoice::None {
-            return Ok(template.render(&request.messages, &[], add_generation_prompt)?);
+            return Ok(draw(&request.messages, &[])?);
         }
         if template.source().contains("tools") {
-            return Ok(template.render(
-                &request.messages,
-                &request.tools,
-                add_generation_prompt,
-            )?);
+            return Ok(draw(&request.messages, &request.tools)?);
         }
         // The template cannot show tools: describe them in the system message, in the syntax
         // of the model's family.
@@ -310,7 +320,7 @@ impl LlamaCppModel {
             }
             _ => messages.insert(0, instructions),
         }
-        Ok(template.render(&messages, &[], add_generation_prompt)?)
+        Ok(draw(&messages, &[])?)
     }
 
     /// The tool-call syntax this model's family writes, detected from its chat template
@@ -674,7 +684,9 @@ impl LlamaCppModel {
                 && let Some(ConstraintSpec::Lark(lark)) = constraint.as_mut()
             {
                 // A forced call closes the thought the prompt opened, then calls.
-                *lark = lark.replacen("start: ", "start: \"</think>\\n\\n\" ", 1);
+                let close = serde_json::to_string(slm_chat::formats::THINKING_CLOSE)
+                    .expect("a string serializes");
+                *lark = lark.replacen("start: ", &format!("start: {close} "), 1);
             }
         }
         // Refuse what cannot fit before the worker spends time tokenizing it (a template or a

@@ -139,6 +139,15 @@ enum CallReader {
 }
 
 impl CallReader {
+    /// Whether the answer so far ends inside an open `<think>` section.
+    fn in_reasoning(&self) -> bool {
+        match self {
+            CallReader::Wire(_) => false,
+            CallReader::Native(parser) => parser.in_reasoning(),
+            CallReader::Reasoning(splitter) => splitter.in_reasoning(),
+        }
+    }
+
     fn new(mode: CallMode) -> Self {
         if mode.reasoning_only {
             return CallReader::Reasoning(slm_chat::formats::ReasoningSplitter::new(
@@ -301,6 +310,11 @@ fn run(
         prompt_cache: options.prompt_cache,
         slots: vec![SlotCache::default(); n_seq as usize],
         clock: 0,
+        thinking_close: model.vocab().tokenize(
+            slm_chat::formats::THINKING_CLOSE.as_bytes(),
+            false,
+            true,
+        ),
     };
     worker.serve(&commands);
 }
@@ -450,6 +464,12 @@ struct Sequence {
     draft: Vec<LlamaToken>,
     /// Draft tokens checked and accepted so far.
     speculation: Speculation,
+    /// Reasoning tokens the answer may still write before its `<think>` section is closed for
+    /// it (the request's thinking budget); `None`: no budget, or the section was closed.
+    thinking_left: Option<u32>,
+    /// Tokens decoded next instead of sampled ones: the close of a reasoning section over its
+    /// budget.
+    forced: VecDeque<LlamaToken>,
     /// Longest draft worth checking next: doubles while drafts are kept whole, falls to what
     /// was kept (at least 1) after a miss, so text that does not copy its prompt pays little.
     draft_limit: usize,
@@ -486,6 +506,9 @@ struct Worker<'m> {
     slots: Vec<SlotCache>,
     /// Counts requests started: the prompt cache's LRU clock.
     clock: u64,
+    /// The tokens of [`slm_chat::formats::THINKING_CLOSE`], forced when a thinking budget
+    /// runs out.
+    thinking_close: Vec<LlamaToken>,
 }
 
 impl Worker<'_> {
@@ -836,6 +859,12 @@ impl Worker<'_> {
         let sampler = sampling::sampler_chain(&job.options, self.model, self.context_length);
         let stop = StopMatcher::new(&job.options.stop);
         let max_tokens = job.options.max_tokens.unwrap_or(u32::MAX);
+        // A constrained answer has its shape from the grammar: no budget to enforce there.
+        let thinking_left = match job.options.thinking {
+            Some(thinking) if constraint.is_none() && thinking.is_off() => Some(0),
+            Some(thinking) if constraint.is_none() => thinking.budget_tokens,
+            _ => None,
+        };
         let prep = job.prep + admitted.elapsed();
         self.active.push(Sequence {
             seq_id,
@@ -867,6 +896,8 @@ impl Worker<'_> {
             draft: Vec::new(),
             speculation: Speculation::default(),
             draft_limit: 2,
+            thinking_left,
+            forced: VecDeque::new(),
             job,
         });
     }
@@ -1039,7 +1070,11 @@ impl Worker<'_> {
     /// Samples sequence `i`'s next token and handles it; returns why the sequence ends, if it
     /// does.
     fn sample_and_accept(&mut self, i: usize, index: i32) -> Result<Option<End>, LlamaCppError> {
-        let token = if self.active[i].constraint.is_some() {
+        let token = if let Some(forced) = self.active[i].forced.pop_front() {
+            // The sampler still sees it, for its repetition penalties.
+            self.active[i].sampler.accept(forced);
+            forced
+        } else if self.active[i].constraint.is_some() {
             self.sample_constrained(i, index)?
         } else {
             self.active[i].sampler.sample(&self.ctx, index)
@@ -1103,6 +1138,16 @@ impl Worker<'_> {
         }
         if seq.constraint.as_ref().is_some_and(Constraint::is_complete) {
             return Some(End::Eog);
+        }
+        if let Some(left) = seq.thinking_left.as_mut()
+            && seq.calls.as_ref().is_some_and(CallReader::in_reasoning)
+        {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                // Over budget: the section is closed for the model, which goes on to answer.
+                seq.forced.extend(self.thinking_close.iter().copied());
+                seq.thinking_left = None;
+            }
         }
         if seq.n_sampled >= seq.max_tokens || seq.pos >= context_length {
             return Some(End::Length);

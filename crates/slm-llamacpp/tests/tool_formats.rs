@@ -14,7 +14,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use slm_chat::ToolFormat;
 use slm_core::{
-    ChatEvent, ChatModel, ChatRequest, FinishReason, GenerationOptions, ToolChoice, ToolSpec,
+    ChatEvent, ChatModel, ChatRequest, ChatResponse, FinishReason, GenerationOptions, Thinking,
+    ToolChoice, ToolSpec,
 };
 use slm_llamacpp::{LlamaCppModel, LoadOptions, QuantizeType};
 
@@ -223,4 +224,91 @@ async fn reasoning_is_kept_apart_from_the_answer() {
     if answer.usage.completion_tokens > 1 {
         assert!(!streamed_reasoning.is_empty(), "{answer:?}");
     }
+}
+
+fn reasoning_deltas(events: &[ChatEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::ReasoningDelta(r) => Some(r.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn streamed(
+    model: &LlamaCppModel,
+    options: GenerationOptions,
+) -> (Vec<ChatEvent>, ChatResponse) {
+    let request = ChatRequest::builder().user("Hi").options(options).build();
+    let events: Vec<ChatEvent> = model
+        .chat_stream(request)
+        .map(|e| e.unwrap())
+        .collect()
+        .await;
+    let Some(ChatEvent::Done(answer)) = events.last().cloned() else {
+        panic!("no final answer");
+    };
+    (events, *answer)
+}
+
+/// `Thinking::off()` renders the template with `enable_thinking = false` (Qwen3 writes an empty
+/// think section) or closes the section a template opens regardless (DeepSeek-R1 distills); a
+/// budget closes an open section once it holds that many tokens, and the answer goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn thinking_can_be_turned_off_or_capped() {
+    let greedy = || GenerationOptions::deterministic().with_max_tokens(48);
+    let load = |file: &str| {
+        let options = LoadOptions::default()
+            .with_context_length(2048)
+            .with_chat_template(template(file));
+        LlamaCppModel::load(common::tiny(QuantizeType::Q8_0), options).unwrap()
+    };
+    let hi =
+        |options: GenerationOptions| ChatRequest::builder().user("Hi").options(options).build();
+
+    let qwen3 = load("Qwen-Qwen3-0.6B.jinja");
+    let on = qwen3.render_prompt(&hi(greedy())).unwrap();
+    let off = qwen3
+        .render_prompt(&hi(greedy().with_thinking(Thinking::off())))
+        .unwrap();
+    assert_eq!(off, format!("{on}<think>\n\n</think>\n\n"));
+    let (_, answer) = streamed(&qwen3, greedy().with_thinking(Thinking::off())).await;
+    assert!(answer.message.reasoning.unwrap_or_default().is_empty());
+
+    let r1 = load("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja");
+    let open = r1.render_prompt(&hi(greedy())).unwrap();
+    assert!(open.ends_with("<think>\n"), "{open:?}");
+    let closed = r1
+        .render_prompt(&hi(greedy().with_thinking(Thinking::off())))
+        .unwrap();
+    assert_eq!(closed, format!("{open}</think>\n\n"));
+
+    // Uncapped, the random model never closes the section: everything is reasoning.
+    let (_, free) = streamed(&r1, greedy()).await;
+    assert_eq!(free.finish_reason, FinishReason::Length, "{free:?}");
+    assert!(free.text().is_empty(), "{:?}", free.text());
+    let free_reasoning = free.message.reasoning.clone().unwrap_or_default();
+    // Capped at 6 tokens: the same greedy start, closed for the model, then an answer.
+    let (events, capped) = streamed(&r1, greedy().with_thinking(Thinking::budget(6))).await;
+    let reasoning = capped.message.reasoning.clone().unwrap_or_default();
+    assert_eq!(reasoning, reasoning_deltas(&events));
+    assert!(!reasoning.is_empty(), "{capped:?}");
+    assert!(
+        free_reasoning.starts_with(reasoning.trim_end()),
+        "{reasoning:?} / {free_reasoning:?}"
+    );
+    assert!(reasoning.len() < free_reasoning.len(), "{reasoning:?}");
+    assert!(!reasoning.contains("</think>"), "{reasoning:?}");
+    assert!(!capped.text().contains("think>"), "{:?}", capped.text());
+    let streamed_text: String = events.iter().filter_map(|e| e.text_delta()).collect();
+    assert_eq!(streamed_text, capped.text());
+    if capped.finish_reason == FinishReason::Length {
+        assert!(!capped.text().trim().is_empty(), "{capped:?}");
+    }
+    assert_eq!(capped.usage.completion_tokens, free.usage.completion_tokens);
+    eprintln!(
+        "capped at 6: reasoning {reasoning:?}, answer {:?}",
+        capped.text()
+    );
 }

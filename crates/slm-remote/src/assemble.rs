@@ -5,6 +5,10 @@ use slm_core::{ChatEvent, ChatResponse, Message, ToolCall, Usage};
 
 use crate::RemoteError;
 use crate::mapping::{BadArguments, finish_reason, parse_arguments, usage};
+use crate::reasoning::WithReasoning;
+
+/// A stream chunk, with the reasoning text it carries.
+pub(crate) type Chunk = WithReasoning<CreateChatCompletionStreamResponse>;
 
 /// A tool call being streamed: pieces with the same index are appended.
 #[derive(Debug, Default, Clone)]
@@ -20,6 +24,7 @@ struct PartialCall {
 #[derive(Debug, Default)]
 pub(crate) struct Assembler {
     text: String,
+    reasoning: Option<String>,
     calls: Vec<PartialCall>,
     finish: Option<OaFinish>,
     saw_finish: bool,
@@ -31,7 +36,11 @@ impl Assembler {
     ///
     /// Chunks without choices (Azure's prompt-filter chunk first, the usage chunk last) only
     /// contribute usage. Only choice 0 is read: we never ask for more than one.
-    pub(crate) fn push(&mut self, chunk: CreateChatCompletionStreamResponse) -> Vec<ChatEvent> {
+    pub(crate) fn push(&mut self, chunk: Chunk) -> Vec<ChatEvent> {
+        let WithReasoning {
+            body: chunk,
+            reasoning,
+        } = chunk;
         if let Some(u) = chunk.usage.as_ref() {
             self.usage = Some(usage(Some(u)));
         }
@@ -39,6 +48,10 @@ impl Assembler {
         let Some(choice) = chunk.choices.into_iter().find(|c| c.index == 0) else {
             return events;
         };
+        if let Some(piece) = reasoning {
+            self.reasoning.get_or_insert_default().push_str(&piece);
+            events.push(ChatEvent::ReasoningDelta(piece));
+        }
         let delta = choice.delta;
         for piece in [delta.content, delta.refusal].into_iter().flatten() {
             if !piece.is_empty() {
@@ -123,6 +136,7 @@ impl Assembler {
             finish_reason: finish_reason(self.finish, !tool_calls.is_empty()),
             message: Message {
                 tool_calls,
+                reasoning: self.reasoning,
                 ..Message::assistant(self.text)
             },
             usage: self.usage.unwrap_or_default(),
@@ -140,7 +154,7 @@ mod tests {
 
     use super::*;
 
-    fn chunk(v: serde_json::Value) -> CreateChatCompletionStreamResponse {
+    fn chunk(v: serde_json::Value) -> Chunk {
         let mut base =
             json!({"id": "c", "created": 0, "model": "m", "object": "chat.completion.chunk"});
         base.as_object_mut()
@@ -206,6 +220,25 @@ mod tests {
         assert_eq!(r.message.tool_calls[0].name, "f");
         assert_eq!(r.message.tool_calls[0].id, "call_x");
         assert_eq!(r.message.tool_calls[0].arguments, json!({"a": 1}));
+    }
+
+    #[test]
+    fn reasoning_is_streamed_apart_and_kept_on_the_message() {
+        let mut a = Assembler::default();
+        let e = a.push(chunk(
+            json!({"choices": [{"index": 0, "delta": {"reasoning_content": "Two and "}}]}),
+        ));
+        assert_eq!(e, vec![ChatEvent::ReasoningDelta("Two and ".into())]);
+        a.push(chunk(
+            json!({"choices": [{"index": 0, "delta": {"reasoning_content": "two."}}]}),
+        ));
+        let e = a.push(chunk(
+            json!({"choices": [{"index": 0, "delta": {"content": "4"}, "finish_reason": "stop"}]}),
+        ));
+        assert_eq!(e, vec![ChatEvent::TextDelta("4".into())]);
+        let (r, _) = a.finish("m").unwrap();
+        assert_eq!(r.text(), "4");
+        assert_eq!(r.message.reasoning.as_deref(), Some("Two and two."));
     }
 
     #[test]

@@ -6,17 +6,18 @@ use std::time::{Duration, Instant};
 
 use async_openai::Client;
 use async_openai::error::OpenAIError;
-use async_openai::types::chat::{
-    ChatCompletionResponseStream, CreateChatCompletionResponse, CreateChatCompletionStreamResponse,
-};
+use async_openai::types::chat::CreateChatCompletionResponse;
+use async_openai::types::stream::StreamResponse;
 use serde::{Deserialize, Serialize};
 use slm_core::{Capabilities, ChatRequest, ChatResponse, Timings};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::Instrument;
 
+use crate::assemble::Chunk;
 use crate::classify::{self, CallSite};
 use crate::endpoint::Endpoint;
 use crate::mapping::{self, Body, MaxTokensField, WireBody, WireStyle};
+use crate::reasoning::WithReasoning;
 use crate::retry::Attempts;
 use crate::transport::{self, Transport};
 use crate::{RemoteError, RetryPolicy};
@@ -185,7 +186,7 @@ impl Engine {
             let attempt = self.send(&body, false, |wire| async move {
                 self.client
                     .chat()
-                    .create_byot::<WireBody, CreateChatCompletionResponse>(wire)
+                    .create_byot::<WireBody, WithReasoning<CreateChatCompletionResponse>>(wire)
                     .await
             });
             match attempts.run(attempt).await {
@@ -194,7 +195,7 @@ impl Engine {
             }
         };
         tracing::debug!(model = %self.id, attempts = attempts.made(), "remote chat answered");
-        let (mut response, bad) = mapping::from_openai(answer, &self.id)?;
+        let (mut response, bad) = mapping::from_openai(answer.body, answer.reasoning, &self.id)?;
         response.timings = Timings {
             prep,
             queue,
@@ -209,11 +210,11 @@ impl Engine {
     pub(crate) async fn open_stream(
         &self,
         body: &Body,
-    ) -> Result<(ChatCompletionResponseStream, Duration), RemoteError> {
+    ) -> Result<(StreamResponse<Chunk>, Duration), RemoteError> {
         self.send(body, true, |wire| async move {
             self.client
                 .chat()
-                .create_stream_byot::<WireBody, CreateChatCompletionStreamResponse>(wire)
+                .create_stream_byot::<WireBody, Chunk>(wire)
                 .await
         })
         .await

@@ -2,10 +2,11 @@
 //! corpus replay test (`tests/fuzz_replay.rs`). Not part of the API: they exist so the same
 //! code runs under `cargo fuzz` (nightly) and `cargo test` (stable).
 
-use async_openai::types::chat::{CreateChatCompletionResponse, CreateChatCompletionStreamResponse};
+use async_openai::types::chat::CreateChatCompletionResponse;
 
-use crate::assemble::Assembler;
+use crate::assemble::{Assembler, Chunk};
 use crate::mapping;
+use crate::reasoning::WithReasoning;
 
 /// Feeds arbitrary bytes to the response mapping: the first byte chooses how the rest is read,
 /// as a whole (non-streamed) response body (even) or as a server-sent event stream (odd).
@@ -27,8 +28,9 @@ pub fn openai_response(data: &[u8]) {
 
 /// A whole response body, mapped as `chat` maps it. Returns the answer's text when it maps.
 pub fn response_body(body: &[u8]) -> Option<String> {
-    let response: CreateChatCompletionResponse = serde_json::from_slice(body).ok()?;
-    let (response, bad) = mapping::from_openai(response, "fuzz").ok()?;
+    let response: WithReasoning<CreateChatCompletionResponse> =
+        serde_json::from_slice(body).ok()?;
+    let (response, bad) = mapping::from_openai(response.body, response.reasoning, "fuzz").ok()?;
     let response = mapping::check_arguments(response, bad).ok()?;
     Some(response.text().to_string())
 }
@@ -46,7 +48,7 @@ pub fn sse_stream(stream: &[u8]) -> Option<String> {
             break;
         }
         // async-openai ends the stream with an error on a chunk it cannot read.
-        let chunk: CreateChatCompletionStreamResponse = serde_json::from_str(&data).ok()?;
+        let chunk: Chunk = serde_json::from_str(&data).ok()?;
         for event in assembler.push(chunk) {
             if let slm_core::ChatEvent::TextDelta(piece) = event {
                 streamed.push_str(&piece);

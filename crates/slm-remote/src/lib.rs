@@ -93,6 +93,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod mapping;
+mod reasoning;
 mod retry;
 mod stream;
 mod transport;

@@ -105,7 +105,9 @@ pub(crate) fn to_openai(
 /// Sampling options OpenAI has no field for, under the names llama.cpp's server reads
 /// (`top_k`, `min_p`, `repeat_penalty`, `repeat_last_n`, `dry_multiplier`, `dry_base`,
 /// `dry_allowed_length`, `dry_penalty_last_n` (-1: the whole context),
-/// `dry_sequence_breakers`); vLLM reads `top_k` and `min_p` too. Only options that are set
+/// `dry_sequence_breakers`); vLLM reads `top_k` and `min_p` too. Thinking travels as
+/// `chat_template_kwargs.enable_thinking` (llama.cpp's server, vLLM, SGLang) and
+/// `thinking_budget_tokens` (llama.cpp's server, `slm serve`). Only options that are set
 /// appear. OpenAI-compatible models send them as extra top-level fields; Azure, which refuses
 /// unknown fields, does not send them.
 pub(crate) fn sampling_extras(options: &GenerationOptions) -> Map<String, Value> {
@@ -128,6 +130,14 @@ pub(crate) fn sampling_extras(options: &GenerationOptions) -> Map<String, Value>
         put(
             "dry_sequence_breakers",
             Some(Value::from(dry.sequence_breakers.clone())),
+        );
+    }
+    if let Some(thinking) = options.thinking {
+        let kwargs = serde_json::json!({"enable_thinking": !thinking.is_off()});
+        put("chat_template_kwargs", Some(kwargs));
+        put(
+            "thinking_budget_tokens",
+            thinking.budget_tokens.map(Value::from),
         );
     }
     extra
@@ -402,6 +412,7 @@ pub(crate) fn usage(usage: Option<&CompletionUsage>) -> Usage {
 /// Maps a whole (non-streamed) answer. Timings are filled in by the caller.
 pub(crate) fn from_openai(
     response: CreateChatCompletionResponse,
+    reasoning: Option<String>,
     model_id: &str,
 ) -> Result<(ChatResponse, Vec<BadArguments>), RemoteError> {
     let Some(choice) = response.choices.into_iter().next() else {
@@ -437,6 +448,7 @@ pub(crate) fn from_openai(
     let out = ChatResponse {
         message: Message {
             tool_calls,
+            reasoning,
             ..Message::assistant(text)
         },
         finish_reason: finish,
@@ -466,7 +478,7 @@ pub(crate) fn check_arguments(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use slm_core::{GenerationOptions, ToolSpec};
+    use slm_core::{GenerationOptions, Thinking, ToolSpec};
 
     use super::*;
 
@@ -667,6 +679,23 @@ mod tests {
         assert_eq!(sent["top_k"], 20);
         assert_eq!(sent["dry_base"], json!(1.75));
         assert_eq!(sent["messages"][0]["content"], "u");
+    }
+
+    #[test]
+    fn thinking_travels_as_template_kwargs_and_a_budget() {
+        let off = sampling_extras(&GenerationOptions::default().with_thinking(Thinking::off()));
+        assert_eq!(
+            off["chat_template_kwargs"],
+            json!({"enable_thinking": false})
+        );
+        assert!(!off.contains_key("thinking_budget_tokens"));
+        let capped =
+            sampling_extras(&GenerationOptions::default().with_thinking(Thinking::budget(64)));
+        assert_eq!(
+            capped["chat_template_kwargs"],
+            json!({"enable_thinking": true})
+        );
+        assert_eq!(capped["thinking_budget_tokens"], 64);
     }
 
     #[test]

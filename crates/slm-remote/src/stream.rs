@@ -8,7 +8,9 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use async_openai::types::chat::ChatCompletionResponseStream;
+use async_openai::types::stream::StreamResponse;
+
+use crate::assemble::Chunk;
 use futures::StreamExt;
 use slm_core::{ChatEvent, ChatRequest, ChatStream, Timings};
 use tokio::sync::SemaphorePermit;
@@ -35,7 +37,7 @@ struct Driver<'a> {
     started: Instant,
     attempts: Attempts,
     permit: Option<SemaphorePermit<'a>>,
-    inner: Option<ChatCompletionResponseStream>,
+    inner: Option<StreamResponse<Chunk>>,
     assembler: Assembler,
     pending: VecDeque<ChatEvent>,
     emitted: bool,

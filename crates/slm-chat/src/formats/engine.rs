@@ -108,6 +108,19 @@ impl StreamParser {
         events
     }
 
+    /// Whether the answer so far ends inside an open `<think>` section.
+    ///
+    /// ```
+    /// use slm_chat::formats::ToolFormat;
+    /// let mut p = ToolFormat::Hermes.stream_parser(&[], true);
+    /// assert!(p.in_reasoning());
+    /// p.push("hm</think>Hi");
+    /// assert!(!p.in_reasoning());
+    /// ```
+    pub fn in_reasoning(&self) -> bool {
+        self.reasoning.in_reasoning()
+    }
+
     /// Ends the answer: the last events, and the whole parse.
     ///
     /// ```

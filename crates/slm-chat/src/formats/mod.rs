@@ -37,7 +37,8 @@ use slm_core::{ToolCall, ToolSpec};
 
 pub use engine::StreamParser;
 pub use reasoning::{
-    Piece, ReasoningSplitter, prompt_opens_thinking, supports_thinking, template_opens_thinking,
+    Piece, ReasoningSplitter, THINKING_CLOSE, prompt_opens_thinking, supports_thinking,
+    template_opens_thinking,
 };
 
 /// A model family's way of writing tool calls.

@@ -11,6 +11,17 @@ use serde::{Deserialize, Serialize};
 const OPEN: &str = "<think>";
 const CLOSE: &str = "</think>";
 
+/// What closes a reasoning section so the answer can start: written after a prompt that opened
+/// one when thinking is off, forced when a thinking budget runs out, and put before a forced
+/// tool call.
+///
+/// ```
+/// use slm_chat::formats::{ReasoningSplitter, THINKING_CLOSE};
+/// let (reasoning, answer) = ReasoningSplitter::split(&format!("hm{THINKING_CLOSE}Hi"), true);
+/// assert_eq!((reasoning.as_deref(), answer.as_str()), (Some("hm"), "Hi"));
+/// ```
+pub const THINKING_CLOSE: &str = "</think>\n\n";
+
 /// A piece of the answer, as the splitter sorted it.
 ///
 /// ```
@@ -89,6 +100,20 @@ impl ReasoningSplitter {
     /// ```
     pub fn opened(&self) -> bool {
         self.opened
+    }
+
+    /// Whether the text so far ends inside an open reasoning section.
+    ///
+    /// ```
+    /// let mut s = slm_chat::formats::ReasoningSplitter::new(false);
+    /// assert!(!s.in_reasoning());
+    /// s.push("<think>hm");
+    /// assert!(s.in_reasoning());
+    /// s.push("</think>ok");
+    /// assert!(!s.in_reasoning());
+    /// ```
+    pub fn in_reasoning(&self) -> bool {
+        matches!(self.state, State::Think { .. })
     }
 
     /// Sorts the next piece of the answer; text that may be the start of a tag is held back.

@@ -83,6 +83,12 @@ pub struct ChatCompletionRequest {
     // `{"ngram_min", "ngram_max", "max_draft"}`.
     #[serde(default)]
     prompt_lookup: Option<PromptLookupParam>,
+    // Thinking, as llama.cpp's server and vLLM take it: the template's `enable_thinking`,
+    // and a budget of reasoning tokens (-1: no cap, 0: no thinking).
+    #[serde(default)]
+    chat_template_kwargs: Option<serde_json::Map<String, Value>>,
+    #[serde(default, alias = "reasoning_budget_tokens")]
+    thinking_budget_tokens: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,6 +316,7 @@ impl ChatCompletionRequest {
             seed: self.seed,
             stop: stop.into_iter().filter(|s| !s.is_empty()).collect(),
             prompt_lookup: self.prompt_lookup.and_then(PromptLookupParam::lookup),
+            thinking: thinking(self.chat_template_kwargs, self.thinking_budget_tokens)?,
         };
         options
             .validate()
@@ -551,6 +558,53 @@ impl WireResponseFormat {
     }
 }
 
+/// The request's thinking option from `chat_template_kwargs.enable_thinking` and
+/// `thinking_budget_tokens`; other template variables are refused (the server renders the
+/// model's template with the variables it knows).
+fn thinking(
+    kwargs: Option<serde_json::Map<String, Value>>,
+    budget: Option<i64>,
+) -> Result<Option<slm_core::Thinking>, ApiError> {
+    let mut enabled = None;
+    for (key, value) in kwargs.unwrap_or_default() {
+        match (key.as_str(), value) {
+            ("enable_thinking", Value::Bool(on)) => enabled = Some(on),
+            ("enable_thinking", _) => {
+                return Err(ApiError::invalid_param(
+                    "chat_template_kwargs.enable_thinking",
+                    "chat_template_kwargs.enable_thinking must be true or false",
+                ));
+            }
+            (other, _) => {
+                return Err(ApiError::invalid_param(
+                    format!("chat_template_kwargs.{other}"),
+                    format!(
+                        "chat_template_kwargs.{other} is not supported (only enable_thinking is)"
+                    ),
+                ));
+            }
+        }
+    }
+    let budget_tokens = match budget {
+        None | Some(-1) => None,
+        Some(n) => Some(u32::try_from(n).map_err(|_| {
+            ApiError::invalid_param(
+                "thinking_budget_tokens",
+                format!(
+                    "thinking_budget_tokens must be -1 (no cap) or from 0 to 2^32 - 1, got {n}"
+                ),
+            )
+        })?),
+    };
+    if enabled.is_none() && budget_tokens.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(slm_core::Thinking {
+        enabled: enabled.unwrap_or(true),
+        budget_tokens,
+    }))
+}
+
 fn checked_schema(schema: Value, param: &str) -> Result<Value, ApiError> {
     if schema.is_object() || schema.is_boolean() {
         Ok(schema)
@@ -663,6 +717,9 @@ struct ResponseMessage {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<ToolCallOut>,
     refusal: Option<String>,
+    /// The model's reasoning, where llama-server and DeepSeek's API put it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -767,6 +824,7 @@ impl ChatCompletion {
                     content,
                     tool_calls: calls,
                     refusal: None,
+                    reasoning_content: response.message.reasoning,
                 },
                 logprobs: None,
                 finish_reason: finish_reason(response.finish_reason),
@@ -989,6 +1047,39 @@ mod tests {
             (Some(0.2), Some(-0.5))
         );
         assert_eq!(o.dry.as_ref().unwrap().penalty_last_n, None);
+    }
+
+    #[test]
+    fn thinking_comes_from_template_kwargs_and_a_budget() {
+        let msgs = json!([{"role": "user", "content": "Hi"}]);
+        let thinking = |extra: Value| {
+            let mut body = json!({"messages": msgs});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            chat(body).map(|(req, _)| req.options.thinking)
+        };
+        assert_eq!(thinking(json!({})).unwrap(), None);
+        let off = thinking(json!({"chat_template_kwargs": {"enable_thinking": false}}));
+        assert_eq!(off.unwrap(), Some(slm_core::Thinking::off()));
+        let capped = thinking(json!({"thinking_budget_tokens": 64}));
+        assert_eq!(capped.unwrap(), Some(slm_core::Thinking::budget(64)));
+        let alias = thinking(json!({"reasoning_budget_tokens": 0}))
+            .unwrap()
+            .unwrap();
+        assert!(alias.is_off());
+        assert_eq!(
+            thinking(json!({"thinking_budget_tokens": -1})).unwrap(),
+            None
+        );
+        for bad in [
+            json!({"thinking_budget_tokens": -2}),
+            json!({"chat_template_kwargs": {"enable_thinking": "no"}}),
+            json!({"chat_template_kwargs": {"custom_instructions": "x"}}),
+        ] {
+            let err = thinking(bad.clone()).unwrap_err();
+            assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
+        }
     }
 
     #[test]
