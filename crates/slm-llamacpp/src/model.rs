@@ -277,7 +277,12 @@ impl LlamaCppModel {
     pub fn render_prompt(&self, request: &ChatRequest) -> Result<String, LlamaCppError> {
         let mut prompt = self.render(request, true)?;
         let thinking_off = request.options.thinking.is_some_and(|t| t.is_off());
-        if thinking_off && slm_chat::formats::prompt_opens_thinking(&prompt) {
+        // JSON is data: written inside an open thought it would be taken for reasoning.
+        let json = matches!(
+            request.response_format,
+            ResponseFormat::Json | ResponseFormat::JsonSchema { .. }
+        );
+        if (thinking_off || json) && slm_chat::formats::prompt_opens_thinking(&prompt) {
             // The template opens the thought whatever it is told (DeepSeek-R1 distills):
             // close it, so the answer comes at once (llama.cpp's `--reasoning-budget 0`).
             prompt.push_str(slm_chat::formats::THINKING_CLOSE);

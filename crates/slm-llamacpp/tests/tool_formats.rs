@@ -284,6 +284,20 @@ async fn thinking_can_be_turned_off_or_capped() {
         .unwrap();
     assert_eq!(closed, format!("{open}</think>\n\n"));
 
+    // A JSON answer is data: the thought is closed before it, and the text is the JSON.
+    let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": false});
+    let json_request = ChatRequest::builder()
+        .user("Hi")
+        .response_format(slm_core::ResponseFormat::json_schema("n", schema))
+        .options(greedy())
+        .build();
+    assert_eq!(r1.render_prompt(&json_request).unwrap(), closed);
+    let data = r1.chat(json_request).await.unwrap();
+    let value: Value =
+        serde_json::from_str(data.text()).unwrap_or_else(|e| panic!("{e}: {data:?}"));
+    assert!(value["n"].is_i64(), "{value}");
+    assert_eq!(data.message.reasoning, None);
+
     // Uncapped, the random model never closes the section: everything is reasoning.
     let (_, free) = streamed(&r1, greedy()).await;
     assert_eq!(free.finish_reason, FinishReason::Length, "{free:?}");
