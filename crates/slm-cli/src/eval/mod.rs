@@ -122,7 +122,7 @@ fn load_dataset(eval: &EvalArgs) -> Result<Dataset> {
 
 /// BFCL's per-category accuracies and its summaries, on stderr.
 fn print_bfcl_summary(report: &Report) {
-    let summary = BfclSummary::of(&report.metrics);
+    let summary = BfclSummary::of_report(report);
     let mut table = crate::table::new(&["BFCL category", "accuracy"]);
     for (category, accuracy) in &summary.categories {
         table.add_row(vec![
@@ -133,6 +133,12 @@ fn print_bfcl_summary(report: &Report) {
     if let Some(ast) = summary.non_live_ast {
         table.add_row(vec![
             comfy_table::Cell::new("non-live AST (unweighted mean)"),
+            crate::table::num(format!("{:.2}%", ast * 100.0)),
+        ]);
+    }
+    if let Some(ast) = summary.live_ast {
+        table.add_row(vec![
+            comfy_table::Cell::new("live AST (weighted by cases)"),
             crate::table::num(format!("{:.2}%", ast * 100.0)),
         ]);
     }

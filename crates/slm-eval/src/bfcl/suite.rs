@@ -26,7 +26,7 @@ use super::{
     parse_python_calls,
 };
 use crate::metrics::CaseScore;
-use crate::{Case, Dataset, EvalError, Result};
+use crate::{Case, Dataset, EvalError, Report, Result};
 
 /// The metric every BFCL case has: its AST check passed.
 pub const BFCL_AST: &str = "bfcl_ast";
@@ -490,6 +490,11 @@ pub struct BfclSummary {
     pub non_live_ast: Option<f64>,
     /// Irrelevance detection (`irrelevance`), reported apart as BFCL does.
     pub irrelevance: Option<f64>,
+    /// BFCL's live AST summary: the accuracy of `live_simple`, `live_multiple`, `live_parallel`
+    /// and `live_parallel_multiple` weighted by their case counts, over those run. Only
+    /// [`BfclSummary::of_report`] knows the counts; `None` otherwise and when none ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_ast: Option<f64>,
 }
 
 impl BfclSummary {
@@ -525,7 +530,58 @@ impl BfclSummary {
         Self {
             non_live_ast: mean(&ast),
             irrelevance: accuracy(Category::Irrelevance),
+            live_ast: None,
             categories,
         }
+    }
+
+    /// The summary of a whole report: [`BfclSummary::of`] its metrics, and the live summary
+    /// weighted by the number of cases of each live category (counted in `per_case`).
+    ///
+    /// ```
+    /// use slm_eval::bfcl::{BfclSummary, Category, category_metric};
+    /// let mut report = slm_eval::Report::example();
+    /// let case = report.per_case[0].clone();
+    /// report.per_case.clear();
+    /// // 3 live_simple cases (2 pass), 1 live_multiple case (fails).
+    /// for (category, pass) in [(Category::LiveSimple, true), (Category::LiveSimple, true),
+    ///                          (Category::LiveSimple, false), (Category::LiveMultiple, false)] {
+    ///     let mut c = case.clone();
+    ///     c.score.passes = [(category_metric(category), pass)].into_iter().collect();
+    ///     report.per_case.push(c);
+    /// }
+    /// report.metrics = [("bfcl_live_simple".to_string(), 2.0 / 3.0),
+    ///                   ("bfcl_live_multiple".to_string(), 0.0)].into_iter().collect();
+    /// let s = BfclSummary::of_report(&report);
+    /// assert_eq!(s.live_ast, Some(0.5)); // (2 + 0) / 4, not (0.67 + 0) / 2
+    /// assert_eq!(s.non_live_ast, None);
+    /// ```
+    pub fn of_report(report: &Report) -> Self {
+        let mut summary = Self::of(&report.metrics);
+        let count = |category: Category| {
+            let metric = category_metric(category);
+            report
+                .per_case
+                .iter()
+                .filter(|c| c.score.passes.contains_key(&metric))
+                .count()
+        };
+        let (mut passed, mut cases) = (0.0, 0);
+        for category in [
+            Category::LiveSimple,
+            Category::LiveMultiple,
+            Category::LiveParallel,
+            Category::LiveParallelMultiple,
+        ] {
+            let Some(&(_, accuracy)) = summary.categories.iter().find(|(c, _)| *c == category)
+            else {
+                continue;
+            };
+            let n = count(category);
+            passed += accuracy * n as f64;
+            cases += n;
+        }
+        summary.live_ast = (cases > 0).then(|| passed / cases as f64);
+        summary
     }
 }
