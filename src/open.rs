@@ -50,6 +50,10 @@ pub struct OpenOptions {
     /// Turn off local models' prompt cache (on by default: a request that starts like an
     /// earlier one evaluates only the rest; see `slm_llamacpp::LoadOptions::prompt_cache`).
     pub no_prompt_cache: bool,
+    /// A draft model for local GGUF models' speculative decoding: a path or a known name
+    /// (`smollm2`), a smaller model with the same vocabulary (see
+    /// `slm_llamacpp::LoadOptions::draft_model`). Default: none.
+    pub draft_model: Option<String>,
     /// Called with the progress of model downloads (Hub files on first use), on the thread
     /// that downloads.
     #[cfg(feature = "llamacpp")]
@@ -64,6 +68,7 @@ impl fmt::Debug for OpenOptions {
             .field("gpu_layers", &self.gpu_layers)
             .field("threads", &self.threads)
             .field("no_prompt_cache", &self.no_prompt_cache)
+            .field("draft_model", &self.draft_model)
             .finish_non_exhaustive()
     }
 }
@@ -223,18 +228,19 @@ fn missing(feature: &str) -> Error {
 #[cfg(feature = "llamacpp")]
 fn open_llamacpp(path: &std::path::Path, options: &OpenOptions) -> Result<OpenedModel, Error> {
     use slm_llamacpp::{LlamaCppModel, LoadOptions, source::ModelSource};
+    let resolve = |text: &str| -> Result<std::path::PathBuf, Error> {
+        let source: ModelSource = text.parse()?;
+        let on_download = options.on_download.clone();
+        Ok(source.resolve(&mut |event| {
+            if let Some(report) = &on_download {
+                report(event)
+            }
+        })?)
+    };
     let path = match path.to_str() {
         // A path that is not UTF-8 is a path, never a name.
         None => path.to_path_buf(),
-        Some(text) => {
-            let source: ModelSource = text.parse()?;
-            let on_download = options.on_download.clone();
-            source.resolve(&mut |event| {
-                if let Some(report) = &on_download {
-                    report(event)
-                }
-            })?
-        }
+        Some(text) => resolve(text)?,
     };
     let parallel = options.parallel.unwrap_or(DEFAULT_LOCAL_PARALLEL).max(1);
     let mut load = LoadOptions::default()
@@ -246,6 +252,9 @@ fn open_llamacpp(path: &std::path::Path, options: &OpenOptions) -> Result<Opened
     }
     if let Some(threads) = options.threads {
         load = load.with_threads(threads);
+    }
+    if let Some(draft) = &options.draft_model {
+        load = load.with_draft_model(slm_llamacpp::DraftModel::new(resolve(draft)?));
     }
     let model = LlamaCppModel::load(&path, load)?;
     let concurrency = if model.capabilities().batching {

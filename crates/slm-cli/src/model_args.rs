@@ -28,6 +28,10 @@ pub struct ModelArgs {
     /// bit-for-bit reproducible sampling on quantized models).
     #[arg(long = "no-prompt-cache")]
     pub no_prompt_cache: bool,
+    /// A smaller GGUF model with the same vocabulary that drafts tokens for a local model
+    /// (speculative decoding; the same answers): a path or a known name.
+    #[arg(long = "draft-model", value_name = "MODEL")]
+    pub draft_model: Option<String>,
 }
 
 impl ModelArgs {
@@ -40,6 +44,7 @@ impl ModelArgs {
             gpu_layers: self.gpu_layers,
             threads: self.threads,
             no_prompt_cache: self.no_prompt_cache,
+            draft_model: self.draft_model.clone(),
             on_download: Some(download_progress()),
         }
     }

@@ -292,6 +292,9 @@ pub fn stats_line(response: &ChatResponse, first_token: Option<Duration>) -> Str
     if let Some(rate) = decode {
         parts.push(format!("decode {rate:.1} tok/s"));
     }
+    if let Some(s) = t.speculation {
+        parts.push(format!("drafts {}/{} accepted", s.accepted, s.drafted));
+    }
     parts.push(format!("total {:.2} s", t.total.as_secs_f64()));
     parts.push(format!("finish {:?}", response.finish_reason).to_lowercase());
     parts.join(" · ")

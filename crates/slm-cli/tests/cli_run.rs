@@ -314,3 +314,51 @@ fn run_shows_thinking_on_stderr_and_caps_it() {
         text(&bad.stderr)
     );
 }
+
+/// `--draft-model` (speculative decoding) changes no answer; a draft model that cannot be
+/// read is a clear error. SmolLM2 drafts for itself: the only real pair with one vocabulary
+/// that set-up installs.
+#[test]
+fn a_draft_model_drafts_and_answers() {
+    let Some(_) = testing::real_model(&models::SMOLLM2, "a_draft_model_drafts_and_answers")
+    else {
+        return;
+    };
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "smollm2",
+            "Name three colours.",
+            "--max-tokens",
+            "24",
+        ];
+        args.extend(["--temperature", "0", "--no-prompt-cache"]);
+        args.extend(extra);
+        slm().args(&args).stdin(Stdio::null()).output().unwrap()
+    };
+    // Drafts are checked in a batch, whose kernels round unlike one token's: a near-tie may
+    // flip, so the answers are compared by their start (the library's tests compare them
+    // whole with equal kernel shapes).
+    let plain = run(&["--stats"]);
+    let drafted = run(&["--draft-model", "smollm2", "--stats"]);
+    assert!(drafted.status.success(), "{}", text(&drafted.stderr));
+    let (want, got) = (text(&plain.stdout), text(&drafted.stdout));
+    assert!(looks_like_english(&got), "{got:?}");
+    assert_eq!(
+        got.split_whitespace().next(),
+        want.split_whitespace().next()
+    );
+    assert!(
+        text(&drafted.stderr).contains(" accepted"),
+        "{}",
+        text(&drafted.stderr)
+    );
+    assert!(!text(&plain.stderr).contains(" accepted"));
+    let missing = run(&["--draft-model", "/nonexistent/draft.gguf"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("/nonexistent/draft.gguf"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

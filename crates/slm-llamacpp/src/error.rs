@@ -123,6 +123,14 @@ pub enum LlamaCppError {
     /// the sequences concerned were cleared and their slots are not reused while dirty.
     #[error("KV cache: {0}")]
     KvCache(String),
+    /// The draft model cannot draft for this model (another vocabulary, or it failed to load).
+    #[error("{path}: draft model: {reason}")]
+    DraftModel {
+        /// The draft model's file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// A saved session that cannot be restored: not a session file, truncated, for another
     /// model or written by another llama.cpp build (checked before llama.cpp reads it).
     #[error("{path}: session: {reason}")]
@@ -327,7 +335,9 @@ impl From<LlamaCppError> for slm_core::Error {
                 E::InvalidRequest(e.to_string(), None)
             }
             e if e.is_file_error() => E::ModelLoad(e.to_string(), None),
-            LlamaCppError::Lora(_) => E::ModelLoad(e.to_string(), None),
+            LlamaCppError::Lora(_) | LlamaCppError::DraftModel { .. } => {
+                E::ModelLoad(e.to_string(), None)
+            }
             other => E::Backend(other.to_string(), None),
         };
         core.with_source(e)

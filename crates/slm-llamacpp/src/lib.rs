@@ -103,6 +103,7 @@
 
 mod backend;
 mod constrain;
+mod draft_model;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -125,7 +126,7 @@ pub use backend::backend;
 pub use constrain::{ConstraintCheck, SchemaBackend};
 pub use error::LlamaCppError;
 pub use model::{LlamaCppModel, ModelInfo};
-pub use options::LoadOptions;
+pub use options::{DraftModel, LoadOptions};
 pub use perplexity::{
     ChunkPerplexity, PerplexityOptions, PerplexityReport, SHAKESPEARE_SAMPLE, perplexity,
 };

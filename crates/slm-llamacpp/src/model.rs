@@ -157,6 +157,9 @@ impl LlamaCppModel {
         for adapter in &options.lora_adapters {
             GgufHeader::read(adapter)?.validate_lora(adapter)?;
         }
+        if let Some(draft) = &options.draft_model {
+            GgufHeader::read(&draft.path)?.validate_for_loading(&draft.path)?;
+        }
         let gguf = GgufInfo::from_header(&header);
         let template = template_for(&header, &options)?;
         let id = options.id.clone().unwrap_or_else(|| {

@@ -58,6 +58,47 @@ pub struct LoadOptions {
     /// when a seed must reproduce a sampled answer bit for bit.
     #[serde(default = "enabled")]
     pub prompt_cache: bool,
+    /// A smaller model with the same vocabulary that drafts tokens for this one (speculative
+    /// decoding): each step it proposes up to `max_draft` tokens greedily, and this model
+    /// checks them in one batch, keeping those its own sampler picks, so answers are the same
+    /// as without it (identical when greedy). Used by every request that does not ask for
+    /// prompt lookup. Its vocabulary is checked at load. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_model: Option<DraftModel>,
+}
+
+/// The draft model of [`LoadOptions::draft_model`].
+///
+/// ```
+/// let d = slm_llamacpp::DraftModel::new("small.gguf");
+/// assert_eq!(d.max_draft, 8);
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DraftModel {
+    /// The draft model's GGUF file.
+    pub path: std::path::PathBuf,
+    /// Most tokens drafted per step (1 to 64). Default: 8.
+    #[serde(default = "default_max_draft")]
+    pub max_draft: u32,
+}
+
+fn default_max_draft() -> u32 {
+    8
+}
+
+impl DraftModel {
+    /// The model at `path`, drafting up to 8 tokens a step.
+    ///
+    /// ```
+    /// let d = slm_llamacpp::DraftModel::new("small.gguf");
+    /// assert_eq!(d.path, std::path::PathBuf::from("small.gguf"));
+    /// ```
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            max_draft: default_max_draft(),
+        }
+    }
 }
 
 fn enabled() -> bool {
@@ -82,6 +123,7 @@ impl Default for LoadOptions {
             lora_adapters: Vec::new(),
             lora: None,
             prompt_cache: true,
+            draft_model: None,
         }
     }
 }
@@ -214,6 +256,17 @@ impl LoadOptions {
         self
     }
 
+    /// Sets the draft model (see [`LoadOptions::draft_model`]).
+    ///
+    /// ```
+    /// let o = slm_llamacpp::LoadOptions::default().with_draft_model(slm_llamacpp::DraftModel::new("s.gguf"));
+    /// assert!(o.draft_model.is_some());
+    /// ```
+    pub fn with_draft_model(mut self, draft: DraftModel) -> Self {
+        self.draft_model = Some(draft);
+        self
+    }
+
     /// Threads used for generation: the option, or the number of physical cores.
     ///
     /// ```
@@ -242,6 +295,11 @@ impl LoadOptions {
             && (index >= self.lora_adapters.len() || !scale.is_finite())
         {
             return bad("lora must name a loaded adapter with a finite scale");
+        }
+        if let Some(draft) = &self.draft_model
+            && !(1..=64).contains(&draft.max_draft)
+        {
+            return bad("draft_model.max_draft must be between 1 and 64");
         }
         Ok(())
     }

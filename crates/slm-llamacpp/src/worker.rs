@@ -38,6 +38,7 @@ use slm_core::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::constrain::{Compiler, Constraint, ConstraintCheck, ConstraintSpec, SchemaBackend};
+use crate::draft_model::{self, Drafter};
 use crate::tools::{CallWatcher, parse_calls};
 use crate::{LlamaCppError, LoadOptions, sampling, speculative};
 use slm_chat::text::{StopMatcher, Utf8Decoder};
@@ -271,7 +272,7 @@ fn run(
             return;
         }
     };
-    let ctx = match model.new_context(backend, params) {
+    let ctx = match model.new_context(backend, params.clone()) {
         Ok(ctx) => ctx,
         Err(e) => {
             let _ = ready.send(Err(LlamaCppError::ModelLoad(format!(
@@ -281,6 +282,38 @@ fn run(
             return;
         }
     };
+    let batch_size = options.batch_size.max(n_seq) as usize;
+    let draft_model = match &options.draft_model {
+        None => None,
+        Some(draft) => match draft_model::load(&draft.path, &model, &options) {
+            Ok(m) => Some((m, draft)),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        },
+    };
+    let drafter = match &draft_model {
+        None => None,
+        Some((m, draft)) => {
+            let n_ctx = per_seq * n_seq;
+            match Drafter::new(
+                m,
+                params,
+                n_ctx,
+                n_seq,
+                batch_size,
+                draft.max_draft,
+                &draft.path,
+            ) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            }
+        }
+    };
     let loaded = Loaded {
         context_length: per_seq,
         n_vocab: model.n_vocab(),
@@ -288,7 +321,6 @@ fn run(
     if ready.send(Ok(loaded)).is_err() {
         return;
     }
-    let batch_size = options.batch_size.max(n_seq) as usize;
     let mut worker = Worker {
         model_path: path,
         model_sha256: None,
@@ -310,6 +342,7 @@ fn run(
         prompt_cache: options.prompt_cache,
         slots: vec![SlotCache::default(); n_seq as usize],
         clock: 0,
+        drafter,
         thinking_close: model.vocab().tokenize(
             slm_chat::formats::THINKING_CLOSE.as_bytes(),
             false,
@@ -460,6 +493,10 @@ struct Sequence {
     fault: Fault,
     /// Prompt-lookup speculative decoding, when the request asked for it.
     lookup: Option<PromptLookup>,
+    /// Whether drafts are checked each step (prompt lookup, or the draft model).
+    speculates: bool,
+    /// Most draft tokens per step.
+    max_draft: usize,
     /// Draft tokens in the current batch, right after `next_token` (positions `pos..`).
     draft: Vec<LlamaToken>,
     /// Draft tokens checked and accepted so far.
@@ -509,6 +546,8 @@ struct Worker<'m> {
     /// The tokens of [`slm_chat::formats::THINKING_CLOSE`], forced when a thinking budget
     /// runs out.
     thinking_close: Vec<LlamaToken>,
+    /// The draft model's context, when one was loaded (speculative decoding).
+    drafter: Option<Drafter<'m>>,
 }
 
 impl Worker<'_> {
@@ -893,6 +932,12 @@ impl Worker<'_> {
             reasoning: None,
             fault,
             lookup: job.options.prompt_lookup,
+            speculates: job.options.prompt_lookup.is_some() || self.drafter.is_some(),
+            max_draft: match (job.options.prompt_lookup, &self.drafter) {
+                (Some(lookup), _) => lookup.max_draft as usize,
+                (None, Some(drafter)) => drafter.max_draft,
+                (None, None) => 0,
+            },
             draft: Vec::new(),
             speculation: Speculation::default(),
             draft_limit: 2,
@@ -921,10 +966,26 @@ impl Worker<'_> {
                 seq.decoded_output.push(token);
                 seq.pos += 1;
                 budget -= 1;
-                if let Some(lookup) = seq.lookup {
-                    add_draft(&mut self.batch, seq, &lookup, budget, self.context_length);
-                    budget -= seq.draft.len();
-                }
+                let room = draft_room(seq, budget, self.context_length);
+                let proposal = match (seq.lookup, self.drafter.as_mut()) {
+                    _ if room == 0 => Vec::new(),
+                    (Some(lookup), _) => {
+                        let history = [&seq.prompt[..], &seq.decoded_output[..]].concat();
+                        speculative::draft(&history, &lookup, room)
+                    }
+                    (None, Some(drafter)) => {
+                        let history = [&seq.prompt[..], &seq.decoded_output[..]].concat();
+                        drafter
+                            .propose(seq.seq_id, &history, room)
+                            .unwrap_or_else(|e| {
+                                tracing::warn!(error = %e, "the draft model failed; decoding without drafts");
+                                Vec::new()
+                            })
+                    }
+                    (None, None) => Vec::new(),
+                };
+                add_draft(&mut self.batch, seq, proposal);
+                budget -= seq.draft.len();
             }
         }
         // A sequence whose prefix others wait for decodes exactly up to that prefix first, so
@@ -1036,7 +1097,7 @@ impl Worker<'_> {
         seq.speculation.drafted += draft.len() as u32;
         seq.speculation.accepted += kept as u32;
         if !draft.is_empty() {
-            let max_draft = seq.lookup.map_or(1, |l| l.max_draft as usize);
+            let max_draft = seq.max_draft.max(1);
             seq.draft_limit = if kept == draft.len() {
                 (seq.draft_limit * 2).min(max_draft)
             } else {
@@ -1689,27 +1750,27 @@ fn finish_calls(seq: &mut Sequence) -> Vec<slm_core::ToolCall> {
 
 /// Adds prompt-lookup draft tokens after `seq`'s next token (just added at `seq.pos - 1`),
 /// within the batch `budget`, the context, and the tokens the request may still generate.
-fn add_draft(
-    batch: &mut LlamaBatch<'static>,
-    seq: &mut Sequence,
-    lookup: &PromptLookup,
-    budget: usize,
-    context_length: u32,
-) {
+/// How many draft tokens sequence `seq` can use this step: within the batch's `budget`, the
+/// context, the tokens left to generate and the sequence's adaptive draft limit; 0 when it
+/// does not speculate or its next tokens are forced.
+fn draft_room(seq: &Sequence, budget: usize, context_length: u32) -> usize {
+    if !seq.speculates || !seq.forced.is_empty() {
+        return 0;
+    }
     let left_in_context =
         usize::try_from(i64::from(context_length) - i64::from(seq.pos)).unwrap_or(0);
     let left_to_generate = seq
         .max_tokens
         .saturating_sub(seq.n_sampled.saturating_add(1)) as usize;
-    let room = budget
+    budget
         .min(left_in_context)
         .min(left_to_generate)
-        .min(seq.draft_limit);
-    if room == 0 {
-        return;
-    }
-    let history = [&seq.prompt[..], &seq.decoded_output[..]].concat();
-    for token in speculative::draft(&history, lookup, room) {
+        .min(seq.draft_limit)
+}
+
+/// Puts `proposal` in the batch after the sequence's next token, as its draft.
+fn add_draft(batch: &mut LlamaBatch<'static>, seq: &mut Sequence, proposal: Vec<LlamaToken>) {
+    for token in proposal {
         let pos = seq.pos + seq.draft.len() as i32;
         if batch.add(token, pos, &[seq.seq_id], true).is_err() {
             break;
@@ -1736,7 +1797,7 @@ fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResp
             seq.n_sampled.saturating_sub(1),
             last.saturating_duration_since(first),
         ),
-        speculation: seq.lookup.map(|_| seq.speculation),
+        speculation: seq.speculates.then_some(seq.speculation),
     };
     let mut message = Message::assistant(seq.text.clone());
     message.reasoning = seq.reasoning.clone();
