@@ -320,8 +320,7 @@ fn run_shows_thinking_on_stderr_and_caps_it() {
 /// that set-up installs.
 #[test]
 fn a_draft_model_drafts_and_answers() {
-    let Some(_) = testing::real_model(&models::SMOLLM2, "a_draft_model_drafts_and_answers")
-    else {
+    let Some(_) = testing::real_model(&models::SMOLLM2, "a_draft_model_drafts_and_answers") else {
         return;
     };
     let run = |extra: &[&str]| {
