@@ -8,13 +8,14 @@
 //! cargo bench -p slm-llamacpp --bench llamacpp_speculative
 //! ```
 //!
-//! Environment: `SLM_BENCH_THREADS` (default 2).
+//! Environment: `SLM_BENCH_THREADS` (default 2), `SLM_BENCH_MODEL` (a known model's name:
+//! `smollm2`, the default, or `gemma-3-270m`).
 
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use slm_core::{ChatModel, ChatRequest, ChatResponse, GenerationOptions, Message, PromptLookup};
-use slm_llamacpp::models::SMOLLM2;
+use slm_llamacpp::models::KnownModel;
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
 
 const RECORD: &str = "Name: Ada Lovelace\nBorn: 10 December 1815, London\nKnown for: the first \
@@ -44,14 +45,16 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let path = SMOLLM2
+    let name = std::env::var("SLM_BENCH_MODEL").unwrap_or_else(|_| "smollm2".into());
+    let known = KnownModel::find(&name).expect("SLM_BENCH_MODEL names a known model");
+    let path = known
         .locate()
-        .expect("SmolLM2 in the model cache (scripts/setup.sh)");
+        .expect("the model in the model cache (scripts/setup.sh)");
     let options = LoadOptions::default()
         .with_threads(threads())
         .with_context_length(2048)
         .with_prompt_cache(false);
-    let model = LlamaCppModel::load(&path, options).expect("load SmolLM2");
+    let model = LlamaCppModel::load(&path, options).expect("load the model");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let chat = |r: ChatRequest| -> ChatResponse { runtime.block_on(model.chat(r)).unwrap() };
     let prompts = [
