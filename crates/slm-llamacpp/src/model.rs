@@ -692,8 +692,8 @@ impl LlamaCppModel {
                 && let Some(ConstraintSpec::Lark(lark)) = constraint.as_mut()
             {
                 // A forced call closes the thought the prompt opened, then calls.
-                let close = serde_json::to_string(slm_chat::formats::THINKING_CLOSE)
-                    .expect("a string serializes");
+                let close =
+                    serde_json::to_string(slm_chat::formats::THINKING_CLOSE).unwrap_or_default();
                 *lark = lark.replacen("start: ", &format!("start: {close} "), 1);
             }
         }

@@ -1748,8 +1748,6 @@ fn finish_calls(seq: &mut Sequence) -> Vec<slm_core::ToolCall> {
     }
 }
 
-/// Adds prompt-lookup draft tokens after `seq`'s next token (just added at `seq.pos - 1`),
-/// within the batch `budget`, the context, and the tokens the request may still generate.
 /// How many draft tokens sequence `seq` can use this step: within the batch's `budget`, the
 /// context, the tokens left to generate and the sequence's adaptive draft limit; 0 when it
 /// does not speculate or its next tokens are forced.
@@ -1768,7 +1766,8 @@ fn draft_room(seq: &Sequence, budget: usize, context_length: u32) -> usize {
         .min(seq.draft_limit)
 }
 
-/// Puts `proposal` in the batch after the sequence's next token, as its draft.
+/// Puts `proposal` (prompt-lookup or draft-model tokens) in the batch after the sequence's
+/// next token (just added at `seq.pos - 1`), as its draft.
 fn add_draft(batch: &mut LlamaBatch<'static>, seq: &mut Sequence, proposal: Vec<LlamaToken>) {
     for token in proposal {
         let pos = seq.pos + seq.draft.len() as i32;
