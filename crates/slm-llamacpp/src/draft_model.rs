@@ -15,13 +15,12 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::{LlamaCppError, LoadOptions};
 
-/// Loads the draft model at `path` and checks that it can draft for `target`: the same
-/// number of tokens, each with the same text.
+/// Loads the draft model at `path` as the worker loads its model, and checks that it can
+/// draft for `target`: the same number of tokens, each with the same text.
 pub(crate) fn load(
     path: &Path,
     target: &LlamaModel,
@@ -31,11 +30,7 @@ pub(crate) fn load(
         path: path.to_path_buf(),
         reason,
     };
-    let params = LlamaModelParams::default()
-        .with_n_gpu_layers(options.gpu_layers)
-        .with_use_mmap(options.use_mmap);
-    let draft = LlamaModel::load_from_file(crate::backend()?, path, &params)
-        .map_err(|e| error(format!("llama.cpp could not load it: {e}")))?;
+    let (draft, _) = crate::worker::load(path, options).map_err(|e| error(e.to_string()))?;
     let (ours, theirs) = (target.vocab(), draft.vocab());
     if ours.n_tokens() != theirs.n_tokens() {
         return Err(error(format!(
@@ -111,12 +106,7 @@ impl<'d> Drafter<'d> {
         };
         // Keep what the cache shares with the history, but decode at least its last token:
         // its logits give the first draft.
-        let shared = self.held[slot]
-            .iter()
-            .zip(history)
-            .take_while(|(a, b)| a == b)
-            .count()
-            .min(history.len() - 1);
+        let shared = crate::worker::common_prefix(&self.held[slot], history).min(history.len() - 1);
         self.cut(slot, shared)?;
         let mut logits_at = self.feed(slot, &history[shared..])?;
         let mut draft = Vec::with_capacity(room);

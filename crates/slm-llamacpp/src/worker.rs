@@ -358,7 +358,7 @@ fn context_length(model: &LlamaModel, options: &LoadOptions) -> u32 {
         .unwrap_or_else(|| model.n_ctx_train().clamp(1, 4096))
 }
 
-fn load(
+pub(crate) fn load(
     path: &std::path::Path,
     options: &LoadOptions,
 ) -> Result<(LlamaModel, LlamaContextParams), LlamaCppError> {
@@ -493,9 +493,8 @@ struct Sequence {
     fault: Fault,
     /// Prompt-lookup speculative decoding, when the request asked for it.
     lookup: Option<PromptLookup>,
-    /// Whether drafts are checked each step (prompt lookup, or the draft model).
-    speculates: bool,
-    /// Most draft tokens per step.
+    /// Most draft tokens per step (prompt lookup's, or the draft model's); 0 when the
+    /// sequence does not speculate.
     max_draft: usize,
     /// Draft tokens in the current batch, right after `next_token` (positions `pos..`).
     draft: Vec<LlamaToken>,
@@ -932,7 +931,6 @@ impl Worker<'_> {
             reasoning: None,
             fault,
             lookup: job.options.prompt_lookup,
-            speculates: job.options.prompt_lookup.is_some() || self.drafter.is_some(),
             max_draft: match (job.options.prompt_lookup, &self.drafter) {
                 (Some(lookup), _) => lookup.max_draft as usize,
                 (None, Some(drafter)) => drafter.max_draft,
@@ -967,22 +965,20 @@ impl Worker<'_> {
                 seq.pos += 1;
                 budget -= 1;
                 let room = draft_room(seq, budget, self.context_length);
-                let proposal = match (seq.lookup, self.drafter.as_mut()) {
-                    _ if room == 0 => Vec::new(),
-                    (Some(lookup), _) => {
-                        let history = [&seq.prompt[..], &seq.decoded_output[..]].concat();
-                        speculative::draft(&history, &lookup, room)
-                    }
-                    (None, Some(drafter)) => {
-                        let history = [&seq.prompt[..], &seq.decoded_output[..]].concat();
-                        drafter
+                let proposal = if room == 0 {
+                    Vec::new()
+                } else {
+                    let history = [&seq.prompt[..], &seq.decoded_output[..]].concat();
+                    match (seq.lookup, self.drafter.as_mut()) {
+                        (Some(lookup), _) => speculative::draft(&history, &lookup, room),
+                        (None, Some(drafter)) => drafter
                             .propose(seq.seq_id, &history, room)
                             .unwrap_or_else(|e| {
                                 tracing::warn!(error = %e, "the draft model failed; decoding without drafts");
                                 Vec::new()
-                            })
+                            }),
+                        (None, None) => Vec::new(),
                     }
-                    (None, None) => Vec::new(),
                 };
                 add_draft(&mut self.batch, seq, proposal);
                 budget -= seq.draft.len();
@@ -1097,9 +1093,8 @@ impl Worker<'_> {
         seq.speculation.drafted += draft.len() as u32;
         seq.speculation.accepted += kept as u32;
         if !draft.is_empty() {
-            let max_draft = seq.max_draft.max(1);
             seq.draft_limit = if kept == draft.len() {
-                (seq.draft_limit * 2).min(max_draft)
+                (seq.draft_limit * 2).min(seq.max_draft)
             } else {
                 kept.max(1)
             };
@@ -1619,7 +1614,7 @@ fn scratch_path(session: &std::path::Path, beside: bool) -> PathBuf {
 }
 
 /// How many tokens two sequences share from the start.
-fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+pub(crate) fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
@@ -1752,7 +1747,7 @@ fn finish_calls(seq: &mut Sequence) -> Vec<slm_core::ToolCall> {
 /// context, the tokens left to generate and the sequence's adaptive draft limit; 0 when it
 /// does not speculate or its next tokens are forced.
 fn draft_room(seq: &Sequence, budget: usize, context_length: u32) -> usize {
-    if !seq.speculates || !seq.forced.is_empty() {
+    if seq.max_draft == 0 || !seq.forced.is_empty() {
         return 0;
     }
     let left_in_context =
@@ -1796,7 +1791,7 @@ fn response_of(seq: &Sequence, reason: FinishReason, model_id: &str) -> ChatResp
             seq.n_sampled.saturating_sub(1),
             last.saturating_duration_since(first),
         ),
-        speculation: seq.speculates.then_some(seq.speculation),
+        speculation: (seq.max_draft > 0).then_some(seq.speculation),
     };
     let mut message = Message::assistant(seq.text.clone());
     message.reasoning = seq.reasoning.clone();
