@@ -28,6 +28,10 @@ pub struct LoadOptions {
     /// Tokens per compute micro-batch (`n_ubatch`). Default: `batch_size`.
     pub ubatch_size: Option<u32>,
     /// Sequences decoded together (continuous batching); each gets the full context length.
+    /// They share one KV buffer of `max_sequences × context_length` cells, as in llama-server.
+    /// A request decoded beside others goes through kernels that sum in another order than
+    /// alone, which can flip a near-tie of the greedy choice late in an answer; with 1 (the
+    /// default) greedy answers are reproducible bit for bit.
     pub max_sequences: u32,
     /// Use flash attention: `None` lets llama.cpp decide.
     pub flash_attention: Option<bool>,

@@ -65,6 +65,16 @@ async fn a_saved_conversation_continues_in_a_fresh_model_as_in_the_original() {
         resumed.usage.cached_prompt_tokens,
         live.usage.cached_prompt_tokens
     );
+
+    // A model serving several sequences takes the same file: all share one KV buffer.
+    let server = LlamaCppModel::load(&path, options().with_max_sequences(4)).unwrap();
+    assert_eq!(
+        server.load_session(&file).await.unwrap().tokens,
+        saved.tokens
+    );
+    let served = server.chat(request(&chat)).await.unwrap();
+    assert_eq!(served.usage.cached_prompt_tokens as usize, saved.tokens);
+    assert_eq!(served.text(), live.text());
 }
 
 fn session_error(e: LlamaCppError) -> String {
