@@ -10,38 +10,18 @@
 //!
 //! Environment: `SLM_BENCH_THREADS` (default 2).
 
-use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use slm_eval::xlam::{self, SplitSpec};
-use slm_eval::{Dataset, ResponseCache, RunConfig, Runner, Track};
+use slm_eval::{ResponseCache, RunConfig, Runner, Track};
 use slm_llamacpp::models::SMOLLM2;
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
+use support::{threads, xlam_toolcall_cases};
+
+mod support;
 
 const CASES: usize = 16;
 const BATCH: u32 = 8;
-
-fn dataset(dir: &Path) -> Dataset {
-    let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../slm-eval/tests/fixtures/xlam_sample.json");
-    let rows = xlam::read_rows(&sample).expect("the xLAM sample");
-    let split = SplitSpec {
-        train: 0,
-        val: 0,
-        test: CASES,
-        seed: 42,
-    };
-    xlam::prepare(&rows, dir, split).expect("prepare");
-    Dataset::load(dir.join("toolcall/test.jsonl")).expect("the prepared cases")
-}
-
-fn threads() -> u32 {
-    std::env::var("SLM_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(2)
-}
 
 fn eval_cache(c: &mut Criterion) {
     let path = SMOLLM2
@@ -53,7 +33,7 @@ fn eval_cache(c: &mut Criterion) {
         .with_max_sequences(BATCH);
     let model = LlamaCppModel::load(&path, options).expect("load SmolLM2");
     let dir = tempfile::tempdir().unwrap();
-    let data = dataset(&dir.path().join("data"));
+    let data = xlam_toolcall_cases(&dir.path().join("data"), CASES);
     let cache = ResponseCache::open(&dir.path().join("cache")).unwrap();
     let mut config = RunConfig::new(Track::Toolcall);
     config.options.max_tokens = Some(64);

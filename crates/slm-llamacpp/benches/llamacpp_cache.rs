@@ -16,9 +16,7 @@
 //!
 //! Environment: `SLM_BENCH_THREADS` (default 2).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -26,6 +24,9 @@ use futures::StreamExt;
 use slm_core::{ChatEvent, ChatModel, ChatRequest, ChatResponse, GenerationOptions, Message};
 use slm_llamacpp::models::SMOLLM2;
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
+use support::{LlamaServer, threads};
+
+mod support;
 
 const QUESTIONS: [&str; 8] = [
     "What is the capital of France?",
@@ -39,13 +40,6 @@ const QUESTIONS: [&str; 8] = [
 ];
 const ANSWER_TOKENS: u32 = 64;
 const SYSTEM: &str = "You are a helpful travel assistant.";
-
-fn threads() -> u32 {
-    std::env::var("SLM_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(2)
-}
 
 fn load(path: &Path, cache: bool) -> LlamaCppModel {
     let options = LoadOptions::default()
@@ -121,56 +115,6 @@ async fn timed_turn(
     time_to_first_token(model, request(&turn(transcript, n), 1)).await
 }
 
-/// llama-server on `model`, one slot, `threads` threads; killed on drop.
-struct LlamaServer {
-    child: Child,
-    url: String,
-}
-
-impl LlamaServer {
-    fn start(binary: &Path, model: &Path, threads: u32) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(binary)
-            .args(["-m", model.to_str().expect("a UTF-8 path")])
-            .args(["-t", &threads.to_string(), "-np", "1", "-c", "2048"])
-            // Its slot's prompt cache stays on; its host-memory cache of older prompts
-            // (`--cache-ram`, 8 GiB by default) would answer turn 1 from an earlier iteration,
-            // where our side evaluates it cold.
-            .args(["--cache-ram", "0"])
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start llama-server");
-        // Owned from here on: dropping it (a panic included) kills and reaps the process.
-        let server = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            let healthy = ureq::get(&format!("{}/health", server.url))
-                .call()
-                .is_ok_and(|r| r.status() == 200);
-            if healthy {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("llama-server did not become healthy in 60 s");
-    }
-}
-
-impl Drop for LlamaServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn multi_turn(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let path: PathBuf = SMOLLM2
@@ -180,10 +124,14 @@ fn multi_turn(c: &mut Criterion) {
     let transcript = rt.block_on(make_transcript(&cold));
     let cached = load(&path, true);
     let server = std::env::var_os("SLM_LLAMA_SERVER")
-        .map(|binary| LlamaServer::start(Path::new(&binary), &path, threads()));
-    let remote = server.as_ref().map(|s| {
-        slm_remote::OpenAiCompatibleModel::new(format!("{}/v1", s.url), "smollm2").expect("client")
-    });
+        // Its slot's prompt cache stays on; its host-memory cache of older prompts
+        // (`--cache-ram`, 8 GiB by default) would answer turn 1 from an earlier iteration,
+        // where our side evaluates it cold.
+        .map(|binary| {
+            let args = ["-np", "1", "-c", "2048", "--cache-ram", "0"];
+            LlamaServer::start(Path::new(&binary), &path, threads(), &args)
+        });
+    let remote = server.as_ref().map(LlamaServer::client);
     let mut sides: Vec<(&str, &dyn ChatModel)> =
         vec![("slm_cache", &cached), ("slm_no_cache", &cold)];
     if let Some(remote) = &remote {

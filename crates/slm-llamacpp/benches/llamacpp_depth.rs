@@ -26,16 +26,12 @@ use futures::StreamExt;
 use slm_core::{ChatEvent, ChatModel, ChatRequest, GenerationOptions};
 use slm_llamacpp::models::SMOLLM2;
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
+use support::{env_or, median};
+
+mod support;
 
 const DEPTH: usize = 680;
 const GENERATED_TOKENS: u32 = 128;
-
-fn env_or(name: &str, default: u32) -> u32 {
-    std::env::var(name)
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A story request whose prompt takes about `DEPTH` tokens (within one sentence of it), and
 /// its length in tokens.
@@ -90,11 +86,6 @@ fn llama_bench(binary: &Path, model: &Path, depth: usize, threads: u32) -> f64 {
     assert!(output.status.success(), "llama-bench failed: {output:?}");
     let rows: serde_json::Value = serde_json::from_slice(&output.stdout).expect("its JSON");
     rows[0]["avg_ts"].as_f64().expect("avg_ts")
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn decode_at_depth(c: &mut Criterion) {

@@ -26,48 +26,26 @@
 //! Without `SLM_LLAMA_SERVER` only our side runs. Environment: `SLM_BENCH_THREADS` (default 2),
 //! `SLM_BENCH_ROUNDS` (first-pass rounds, default 3).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use slm_core::ChatModel;
-use slm_eval::xlam::{self, SplitSpec};
 use slm_eval::{Dataset, RunConfig, RunOutcome, Runner, Track};
 use slm_llamacpp::models::SMOLLM2;
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
+use support::{LlamaServer, env_or, median, xlam_toolcall_cases};
+
+mod support;
 
 const CASES: usize = 50;
 const BATCH: u32 = 8;
 const MAX_TOKENS: u32 = 128;
 const CONTEXT_PER_SLOT: u32 = 2048;
 
-fn env_or(name: &str, default: u32) -> u32 {
-    std::env::var(name)
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The 50 cases (each the request alone) and the system prompt that carries every tool.
 fn dataset(dir: &Path) -> (Dataset, String) {
-    let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../slm-eval/tests/fixtures/xlam_sample.json");
-    let rows = xlam::read_rows(&sample).expect("the xLAM sample");
-    let split = SplitSpec {
-        train: 0,
-        val: 0,
-        test: CASES,
-        seed: 42,
-    };
-    xlam::prepare(&rows, dir, split).expect("prepare");
-    let mut data = Dataset::load(dir.join("toolcall/test.jsonl")).expect("the prepared cases");
-    assert_eq!(
-        data.cases.len(),
-        CASES,
-        "the sample prepares 50 tool-call cases"
-    );
+    let mut data = xlam_toolcall_cases(dir, CASES);
     let mut tool_lines = std::collections::BTreeSet::new();
     for case in &mut data.cases {
         // "<instruction>\nTools:\n- f(a:int): ...\n...\nRequest: <query>"
@@ -104,57 +82,12 @@ fn load_ours(path: &Path, threads: u32) -> LlamaCppModel {
     LlamaCppModel::load(path, options).expect("load SmolLM2")
 }
 
-/// llama-server on `model`: 8 slots, `threads` threads, its own Jinja engine for the GGUF's
-/// template; killed on drop.
-struct LlamaServer {
-    child: Child,
-    url: String,
-}
-
-impl LlamaServer {
-    fn start(binary: &Path, model: &Path, threads: u32) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(binary)
-            .args(["-m", model.to_str().expect("a UTF-8 path")])
-            .args(["-t", &threads.to_string(), "-np", &BATCH.to_string()])
-            .args(["-c", &(BATCH * CONTEXT_PER_SLOT).to_string(), "--jinja"])
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start llama-server");
-        // Owned from here on: dropping it (a panic included) kills and reaps the process.
-        let server = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            let healthy = ureq::get(&format!("{}/health", server.url))
-                .call()
-                .is_ok_and(|r| r.status() == 200);
-            if healthy {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("llama-server did not become healthy in 60 s");
-    }
-
-    fn client(&self) -> slm_remote::OpenAiCompatibleModel {
-        slm_remote::OpenAiCompatibleModel::new(format!("{}/v1", self.url), "smollm2")
-            .expect("client")
-    }
-}
-
-impl Drop for LlamaServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// llama-server on `model`: 8 slots of the same context as ours, its own Jinja engine for the
+/// GGUF's template.
+fn start_server(binary: &Path, model: &Path, threads: u32) -> LlamaServer {
+    let context = (BATCH * CONTEXT_PER_SLOT).to_string();
+    let args = ["-np", &BATCH.to_string(), "-c", &context, "--jinja"];
+    LlamaServer::start(binary, model, threads, &args)
 }
 
 /// Runs the 50 cases; panics on any case error, so both sides are timed on complete work.
@@ -188,11 +121,6 @@ fn describe(side: &str, elapsed: Duration, outcome: &RunOutcome) -> String {
         CASES as f64 / elapsed.as_secs_f64(),
         names / CASES as f64
     )
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn toolcall_track(c: &mut Criterion) {
@@ -231,7 +159,7 @@ fn toolcall_track(c: &mut Criterion) {
                     (elapsed, outcome)
                 }
                 (_, Some(binary)) => {
-                    let server = LlamaServer::start(binary, &path, threads);
+                    let server = start_server(binary, &path, threads);
                     let client = server.client();
                     let start = Instant::now();
                     let outcome = run(&rt, &client, &data);
@@ -269,7 +197,7 @@ fn toolcall_track(c: &mut Criterion) {
     let ours = load_ours(&path, threads);
     let server = server_binary
         .as_ref()
-        .map(|binary| LlamaServer::start(binary, &path, threads));
+        .map(|binary| start_server(binary, &path, threads));
     let remote = server.as_ref().map(LlamaServer::client);
     let mut sides: Vec<(&str, &dyn ChatModel)> = vec![("slm", &ours)];
     if let Some(remote) = &remote {
