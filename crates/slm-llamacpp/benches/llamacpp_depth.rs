@@ -24,9 +24,8 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
 use slm_core::{ChatEvent, ChatModel, ChatRequest, GenerationOptions};
-use slm_llamacpp::models::SMOLLM2;
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
-use support::{env_or, median};
+use support::{client_runtime, env_or, median, smollm2, threads};
 
 mod support;
 
@@ -89,15 +88,8 @@ fn llama_bench(binary: &Path, model: &Path, depth: usize, threads: u32) -> f64 {
 }
 
 fn decode_at_depth(c: &mut Criterion) {
-    let threads = env_or("SLM_BENCH_THREADS", 2);
-    let rounds = env_or("SLM_BENCH_ROUNDS", 5).max(1);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let path: PathBuf = SMOLLM2
-        .locate()
-        .expect("SmolLM2 in the model cache (scripts/setup.sh)");
+    let (threads, rounds) = (threads(), env_or("SLM_BENCH_ROUNDS", 5).max(1));
+    let (rt, path) = (client_runtime(), smollm2());
     // No prompt cache: every answer evaluates its prompt, as llama-bench fills its depth.
     let options = LoadOptions::default()
         .with_threads(threads)

@@ -32,9 +32,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use slm_core::ChatModel;
 use slm_eval::{Dataset, RunConfig, RunOutcome, Runner, Track};
-use slm_llamacpp::models::SMOLLM2;
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
-use support::{LlamaServer, env_or, median, xlam_toolcall_cases};
+use support::{LlamaServer, client_runtime, env_or, median, smollm2, threads, xlam_toolcall_cases};
 
 mod support;
 
@@ -124,15 +123,8 @@ fn describe(side: &str, elapsed: Duration, outcome: &RunOutcome) -> String {
 }
 
 fn toolcall_track(c: &mut Criterion) {
-    let threads = env_or("SLM_BENCH_THREADS", 2);
-    let rounds = env_or("SLM_BENCH_ROUNDS", 3).max(1);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let path: PathBuf = SMOLLM2
-        .locate()
-        .expect("SmolLM2 in the model cache (scripts/setup.sh)");
+    let (threads, rounds) = (threads(), env_or("SLM_BENCH_ROUNDS", 3).max(1));
+    let (rt, path) = (client_runtime(), smollm2());
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path());
     let server_binary = std::env::var_os("SLM_LLAMA_SERVER").map(PathBuf::from);

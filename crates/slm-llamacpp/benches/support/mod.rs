@@ -24,6 +24,22 @@ pub fn threads() -> u32 {
     env_or("SLM_BENCH_THREADS", 2)
 }
 
+/// SmolLM2-135M-Instruct, the real default model, from the model cache.
+pub fn smollm2() -> std::path::PathBuf {
+    slm_llamacpp::models::SMOLLM2
+        .locate()
+        .expect("SmolLM2 in the model cache (scripts/setup.sh)")
+}
+
+/// A single-threaded runtime for the clients, so that only llama.cpp's threads compete for
+/// the cores.
+pub fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
 /// The median of some measurements.
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
