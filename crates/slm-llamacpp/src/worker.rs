@@ -1531,8 +1531,8 @@ impl Worker<'_> {
     }
 
     /// Copies `source`'s first `n` cached tokens to `target` (whose cache is empty), checking
-    /// each KV operation: a copy, a cut back to the prefix, and that `target` then ends at
-    /// position `n - 1`.
+    /// that `target` then holds exactly positions `0..n`. The KV buffer is unified: the copy
+    /// only tags the prefix's cells with `target` too.
     fn copy_prefix(
         &mut self,
         source: i32,
@@ -1541,12 +1541,16 @@ impl Worker<'_> {
         inject_failure: bool,
     ) -> Result<(), LlamaCppError> {
         let kv = |what: String| LlamaCppError::KvCache(what);
-        // The KV buffer is unified: the copy tags the prefix's cells with `target` too.
         let end = u32::try_from(n).map_err(|e| kv(format!("prefix length {n}: {e}")))?;
         self.ctx
             .copy_kv_cache_seq(source, target, Some(0), Some(end))
             .map_err(|e| kv(format!("copying sequence {source} to {target}: {e}")))?;
-        self.cut_to_prefix(target, n, inject_failure)
+        if inject_failure {
+            return Err(kv(format!(
+                "injected fault: copying sequence {source} to {target}"
+            )));
+        }
+        self.check_holds(target, n)
     }
 
     /// Cuts a sequence's cache back to its first `n` tokens, checking that it then holds
