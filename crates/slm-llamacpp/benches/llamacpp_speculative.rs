@@ -1,15 +1,23 @@
 //! Prompt-lookup speculative decoding on SmolLM2-135M-Instruct (the real default model, from
-//! the model cache): decode speed of one greedy answer with drafts and without, on an
-//! extraction prompt (the answer copies the prompt) and a free-form one, interleaved in one
-//! run. Before timing, each pair is checked to give the same answer, and the acceptance rate
-//! and decode tokens/s (medians of the timed answers) are printed to stderr.
+//! the model cache): decode speed of one greedy answer with drafts and without, interleaved in
+//! one run, on three prompts:
+//! - `copy_edit`: fix the typos of a paragraph; the answer copies the paragraph (the case
+//!   prompt lookup is for: extraction, editing, RAG answers quoting their sources);
+//! - `record`: repeat a 6-line record; SmolLM2 writes a short biography from it instead, so
+//!   only names and dates are copied;
+//! - `free_form`: a story, nothing to copy (what drafting must not slow down).
+//!
+//! Before timing, each pair is checked to give the same answer, and the acceptance rate and
+//! decode tokens/s (medians of the timed answers) are printed to stderr.
 //!
 //! ```text
-//! cargo bench -p slm-llamacpp --bench llamacpp_speculative
+//! cargo bench -p slm-llamacpp --bench llamacpp_speculative [-- no_bench_matches]
 //! ```
 //!
-//! Environment: `SLM_BENCH_THREADS` (default 2), `SLM_BENCH_MODEL` (a known model's name:
-//! `smollm2`, the default, or `gemma-3-270m`).
+//! (`no_bench_matches` prints the interleaved medians and skips criterion's timing.)
+//! Environment: `SLM_BENCH_THREADS` (default 2), `SLM_BENCH_ROUNDS` (interleaved pairs, default
+//! 7), `SLM_BENCH_MAX_DRAFT` (`PromptLookup::max_draft`, default 8), `SLM_BENCH_MODEL` (a known
+//! model's name: `smollm2`, the default, or `gemma-3-270m`).
 
 use std::time::Duration;
 
@@ -17,31 +25,28 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use slm_core::{ChatModel, ChatRequest, ChatResponse, GenerationOptions, Message, PromptLookup};
 use slm_llamacpp::models::KnownModel;
 use slm_llamacpp::{LlamaCppModel, LoadOptions};
+use support::{env_or, median, threads};
+
+mod support;
 
 const RECORD: &str = "Name: Ada Lovelace\nBorn: 10 December 1815, London\nKnown for: the first \
                       published computer program, for Charles Babbage's Analytical Engine\n\
                       Died: 27 November 1852\nParents: Lord Byron and Anne Isabella Milbanke";
-const ANSWER_TOKENS: u32 = 96;
+const PARAGRAPH: &str = "The lighthouse stood on a rocky point at the edge of the bay. Every \
+    evening the keeper climbed the narow stairs, cleaned the great lens and lit the lamp before \
+    the sun went down. Ships that passed in the night saw its beam sweep across the water and \
+    knew where the rocks were. In winter the storms were so strong that the waves reached the \
+    windows of the keepers house, but the light never went out. When the keeper retired, the \
+    village held a party in the harbour and the children painted pictures of the tower.";
+const ANSWER_TOKENS: u32 = 128;
 
-fn threads() -> u32 {
-    std::env::var("SLM_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(2)
-}
-
-fn request(prompt: &str, lookup: bool) -> ChatRequest {
+fn request(prompt: &str, lookup: Option<PromptLookup>) -> ChatRequest {
     let mut request = ChatRequest::new(vec![Message::user(prompt)]);
     request.options = GenerationOptions::deterministic().with_max_tokens(ANSWER_TOKENS);
-    if lookup {
-        request.options = request.options.with_prompt_lookup(PromptLookup::default());
+    if let Some(lookup) = lookup {
+        request.options = request.options.with_prompt_lookup(lookup);
     }
     request
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn bench(c: &mut Criterion) {
@@ -50,6 +55,14 @@ fn bench(c: &mut Criterion) {
     let path = known
         .locate()
         .expect("the model in the model cache (scripts/setup.sh)");
+    let lookup = PromptLookup {
+        max_draft: env_or("SLM_BENCH_MAX_DRAFT", PromptLookup::default().max_draft),
+        ..PromptLookup::default()
+    };
+    assert!(
+        (1..=64).contains(&lookup.max_draft),
+        "SLM_BENCH_MAX_DRAFT is from 1 to 64"
+    );
     let options = LoadOptions::default()
         .with_threads(threads())
         .with_context_length(2048)
@@ -59,7 +72,13 @@ fn bench(c: &mut Criterion) {
     let chat = |r: ChatRequest| -> ChatResponse { runtime.block_on(model.chat(r)).unwrap() };
     let prompts = [
         (
-            "extraction",
+            "copy_edit",
+            format!(
+                "Fix the typos in this text and return the corrected text only:\n\n{PARAGRAPH}"
+            ),
+        ),
+        (
+            "record",
             format!("Repeat the following record exactly, line by line:\n\n{RECORD}"),
         ),
         (
@@ -73,8 +92,8 @@ fn bench(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));
     for (name, prompt) in &prompts {
-        let plain = chat(request(prompt, false));
-        let fast = chat(request(prompt, true));
+        let plain = chat(request(prompt, None));
+        let fast = chat(request(prompt, Some(lookup)));
         assert_eq!(
             fast.text(),
             plain.text(),
@@ -83,9 +102,9 @@ fn bench(c: &mut Criterion) {
         // Interleaved, so both sides see the same machine load.
         let mut rates = (Vec::new(), Vec::new());
         let mut spec = slm_core::Speculation::default();
-        for _ in 0..5 {
-            let p = chat(request(prompt, false));
-            let f = chat(request(prompt, true));
+        for _ in 0..env_or("SLM_BENCH_ROUNDS", 7).max(1) {
+            let p = chat(request(prompt, None));
+            let f = chat(request(prompt, Some(lookup)));
             rates
                 .0
                 .push(p.timings.decode_tokens_per_second.unwrap_or(0.0));
@@ -107,10 +126,10 @@ fn bench(c: &mut Criterion) {
             spec.drafted,
         );
         group.bench_function(format!("{name}/plain"), |b| {
-            b.iter(|| chat(request(prompt, false)))
+            b.iter(|| chat(request(prompt, None)))
         });
         group.bench_function(format!("{name}/prompt_lookup"), |b| {
-            b.iter(|| chat(request(prompt, true)))
+            b.iter(|| chat(request(prompt, Some(lookup))))
         });
     }
     group.finish();
