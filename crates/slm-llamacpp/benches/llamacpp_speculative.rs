@@ -16,8 +16,9 @@
 //!
 //! (`no_bench_matches` prints the interleaved medians and skips criterion's timing.)
 //! Environment: `SLM_BENCH_THREADS` (default 2), `SLM_BENCH_ROUNDS` (interleaved pairs, default
-//! 7), `SLM_BENCH_MAX_DRAFT` (`PromptLookup::max_draft`, default 8), `SLM_BENCH_MODEL` (a known
-//! model's name: `smollm2`, the default, or `gemma-3-270m`).
+//! 7), `SLM_BENCH_MAX_DRAFT`, `SLM_BENCH_NGRAM_MIN`, `SLM_BENCH_NGRAM_MAX` (the fields of
+//! `PromptLookup`, its defaults by default), `SLM_BENCH_MODEL` (a known
+//! model's name: `smollm2`, the default, or `gemma-3-270m`; or a GGUF file's path).
 
 use std::time::Duration;
 
@@ -51,17 +52,24 @@ fn request(prompt: &str, lookup: Option<PromptLookup>) -> ChatRequest {
 
 fn bench(c: &mut Criterion) {
     let name = std::env::var("SLM_BENCH_MODEL").unwrap_or_else(|_| "smollm2".into());
-    let known = KnownModel::find(&name).expect("SLM_BENCH_MODEL names a known model");
-    let path = known
-        .locate()
-        .expect("the model in the model cache (scripts/setup.sh)");
+    let path = match KnownModel::find(&name) {
+        Some(known) => known
+            .locate()
+            .expect("the model in the model cache (scripts/setup.sh)"),
+        None if std::path::Path::new(&name).is_file() => name.into(),
+        None => panic!("SLM_BENCH_MODEL is a known model's name or a GGUF file, not {name:?}"),
+    };
     let lookup = PromptLookup {
         max_draft: env_or("SLM_BENCH_MAX_DRAFT", PromptLookup::default().max_draft),
-        ..PromptLookup::default()
+        ngram_min: env_or("SLM_BENCH_NGRAM_MIN", PromptLookup::default().ngram_min),
+        ngram_max: env_or("SLM_BENCH_NGRAM_MAX", PromptLookup::default().ngram_max),
     };
     assert!(
-        (1..=64).contains(&lookup.max_draft),
-        "SLM_BENCH_MAX_DRAFT is from 1 to 64"
+        (1..=64).contains(&lookup.max_draft)
+            && (1..=lookup.ngram_max).contains(&lookup.ngram_min)
+            && lookup.ngram_max <= 16,
+        "SLM_BENCH_MAX_DRAFT is from 1 to 64, SLM_BENCH_NGRAM_MIN from 1 to SLM_BENCH_NGRAM_MAX, \
+         which is at most 16"
     );
     let options = LoadOptions::default()
         .with_threads(threads())

@@ -511,9 +511,8 @@ struct Sequence {
     /// Tokens decoded next instead of sampled ones: the close of a reasoning section over its
     /// budget.
     forced: VecDeque<LlamaToken>,
-    /// Longest draft worth checking next: doubles while drafts are kept whole, falls to what
-    /// was kept (at least 1) after a miss, so text that does not copy its prompt pays little.
-    draft_limit: usize,
+    /// How long the next draft may be, from how the sequence's drafts fared.
+    pacing: speculative::Pacing,
 }
 
 struct Worker<'m> {
@@ -943,7 +942,7 @@ impl Worker<'_> {
             },
             draft: Vec::new(),
             speculation: Speculation::default(),
-            draft_limit: 2,
+            pacing: speculative::Pacing::default(),
             thinking_left,
             forced: VecDeque::new(),
             job,
@@ -1098,11 +1097,7 @@ impl Worker<'_> {
         seq.speculation.drafted += draft.len() as u32;
         seq.speculation.accepted += kept as u32;
         if !draft.is_empty() {
-            seq.draft_limit = if kept == draft.len() {
-                (seq.draft_limit * 2).min(seq.max_draft)
-            } else {
-                kept.max(1)
-            };
+            seq.pacing.checked(draft.len(), kept, seq.max_draft);
         }
         if kept < draft.len() {
             let (seq_id, pos) = (seq.seq_id, seq.pos);
@@ -1753,9 +1748,11 @@ fn finish_calls(seq: &mut Sequence) -> Vec<slm_core::ToolCall> {
 }
 
 /// How many draft tokens sequence `seq` can use this step: within the batch's `budget`, the
-/// context, the tokens left to generate and the sequence's adaptive draft limit; 0 when it
-/// does not speculate or its next tokens are forced.
-fn draft_room(seq: &Sequence, budget: usize, context_length: u32) -> usize {
+/// context, the tokens left to generate and what its [`speculative::Pacing`] allows; 0 when
+/// it does not speculate, pauses drafting after misses, or its next tokens are forced.
+fn draft_room(seq: &mut Sequence, budget: usize, context_length: u32) -> usize {
+    // Spent every generating step, so that a pause counts steps.
+    let paced = seq.pacing.next_step();
     if seq.max_draft == 0 || !seq.forced.is_empty() {
         return 0;
     }
@@ -1764,10 +1761,7 @@ fn draft_room(seq: &Sequence, budget: usize, context_length: u32) -> usize {
     let left_to_generate = seq
         .max_tokens
         .saturating_sub(seq.n_sampled.saturating_add(1)) as usize;
-    budget
-        .min(left_in_context)
-        .min(left_to_generate)
-        .min(seq.draft_limit)
+    budget.min(left_in_context).min(left_to_generate).min(paced)
 }
 
 /// Puts `proposal` (prompt-lookup or draft-model tokens) in the batch after the sequence's

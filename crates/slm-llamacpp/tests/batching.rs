@@ -133,15 +133,9 @@ async fn quantized_batches_start_like_single_answers() {
     let mut identical = 0;
     for (i, (answer, r)) in answers.into_iter().zip(reqs).enumerate() {
         let (answer, expected) = (answer.unwrap(), single.chat(r).await.unwrap());
-        let (a, e) = (answer.text().as_bytes(), expected.text().as_bytes());
-        let shared = a.iter().zip(e).take_while(|(x, y)| x == y).count();
-        assert!(
-            shared >= 8.min(e.len()),
-            "request {i}: {:?} vs {:?}",
-            answer.text(),
-            expected.text()
-        );
-        identical += usize::from(a == e);
+        let same =
+            common::assert_starts_as(answer.text(), expected.text(), 8, &format!("request {i}"));
+        identical += usize::from(same);
     }
     assert!(identical >= 1, "no batched answer equals its single answer");
 }

@@ -105,13 +105,30 @@ async fn a_draft_that_disagrees_leaves_the_answers_unchanged() {
     )
     .unwrap();
     for (name, options) in greedy_and_seeded(40) {
-        // Two at once: each sequence has its own slot in the draft model's cache.
         let requests = [ask("Hi", options.clone()), ask("Tell me more", options)];
-        let want = plain.chat_batch(requests.to_vec()).await;
-        let got = drafted.chat_batch(requests.to_vec()).await;
-        for (want, got) in want.into_iter().zip(got) {
-            let (want, got) = (want.unwrap(), got.unwrap());
-            assert_eq!(got.text(), want.text(), "{name}");
+        // Alone, the drafts change nothing, bit for bit.
+        let mut alone = Vec::new();
+        for request in &requests {
+            let want = plain.chat(request.clone()).await.unwrap();
+            let got = drafted.chat(request.clone()).await.unwrap();
+            assert_eq!(got.text(), want.text(), "{name} alone");
+            assert_eq!(got.usage, want.usage, "{name} alone");
+            let spec = got.timings.speculation.expect("speculation stats");
+            assert!(
+                spec.drafted > 0 && spec.accepted <= spec.drafted,
+                "{spec:?}"
+            );
+            alone.push(want);
+        }
+        // Two at once, each sequence drafts from its own slot of the draft model's cache. In
+        // the one KV buffer of all sequences their cells interleave otherwise with drafts than
+        // without, so attention sums in another order, and a near-tie of this random model can
+        // go the other way late in an answer (bit for bit only alone, as the README says): each
+        // answer must start as its answer alone.
+        let together = drafted.chat_batch(requests.to_vec()).await;
+        for (want, got) in alone.iter().zip(together) {
+            let got = got.unwrap();
+            common::assert_starts_as(got.text(), want.text(), 16, name);
             let spec = got.timings.speculation.expect("speculation stats");
             assert!(
                 spec.drafted > 0 && spec.accepted <= spec.drafted,

@@ -125,14 +125,7 @@ async fn drafts_next_to_other_sequences_and_under_a_schema_change_nothing() {
         let mut plain = request.clone();
         plain.options.prompt_lookup = None;
         let alone = model.chat(plain).await.unwrap();
-        let (a, e) = (answer.text().as_bytes(), alone.text().as_bytes());
-        let shared = a.iter().zip(e).take_while(|(x, y)| x == y).count();
-        assert!(
-            shared >= 16.min(e.len()),
-            "request {k}: {:?} vs {:?}",
-            answer.text(),
-            alone.text()
-        );
+        common::assert_starts_as(answer.text(), alone.text(), 16, &format!("request {k}"));
         assert_eq!(
             answer.timings.speculation.is_some(),
             request.options.prompt_lookup.is_some(),

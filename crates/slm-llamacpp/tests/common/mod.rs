@@ -55,3 +55,16 @@ pub fn tiny(q: QuantizeType) -> PathBuf {
         .map(|(_, p)| p.clone())
         .expect("a quantization from QUANTS")
 }
+
+/// Asserts that `got` starts as `want` for at least `at_least` bytes (or all of `want`): the
+/// check for answers decoded beside other sequences, where a near-tie late in an answer may go
+/// the other way (bit for bit only alone). Returns whether the two are identical.
+pub fn assert_starts_as(got: &str, want: &str, at_least: usize, what: &str) -> bool {
+    let (g, w) = (got.as_bytes(), want.as_bytes());
+    let shared = g.iter().zip(w).take_while(|(x, y)| x == y).count();
+    assert!(
+        shared >= at_least.min(w.len()),
+        "{what}: {got:?} vs {want:?}"
+    );
+    g == w
+}
