@@ -8,6 +8,7 @@
 #   bash scripts/bench-llamacpp.sh            # portable build (AVX2/FMA/F16C)
 #   NATIVE=1 bash scripts/bench-llamacpp.sh   # -C target-cpu=native (GGML_NATIVE; separate target dir)
 #   PARTS=batched bash scripts/bench-llamacpp.sh   # only the batched/constrained part
+#   PARTS=reuse bash scripts/bench-llamacpp.sh     # issue 14 on SmolLM2 (below)
 #
 # Steps: build; build llama-bench against the very static libraries cargo built
 # (../shared/tools/build-llama-tools.sh, or $LLAMA_TOOLS_SCRIPT); generate + quantize the models
@@ -15,8 +16,17 @@
 # per quantization llama-bench pp512/tg128, the criterion bench (benches/llamacpp.rs), llama-bench
 # again; then llama-batched-bench and benches/llamacpp_batch.rs; tables of medians and ratios in
 # $OUT/report.md and $OUT/report-batched.md.
+# The `reuse` part (not in the default PARTS): KV-cache reuse and speculation on the real default
+# model, SmolLM2-135M-Instruct from the model cache, each beside its reference in the same run:
+# multi-turn TTFT with and without the prompt cache and on llama-server (criterion's medians),
+# the SLM Swap tool-call track at batch 8, free and schema-constrained, against llama-server
+# (-np 8), prompt-lookup drafts against plain decoding, and tg128 at depth against llama-bench -d
+# (interleaved rounds, medians printed; criterion's own timing skipped with `no_bench_matches`).
+# It builds llama-server with ../shared/tools/build-llama-server.sh (~10 min) unless
+# LLAMA_SERVER names one. Report: $OUT/report-reuse.txt. On a quiet machine leave
+# OMP_WAIT_POLICY unset (passive waits cost 1.9x at batch 8).
 # env: THREADS (2), REPS (llama-bench repetitions per round, 5), OUT (target/slm-bench),
-#      PARTS ("single batched").
+#      PARTS ("single batched"), ROUNDS (reuse part's interleaved rounds, 3), LLAMA_SERVER.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -42,7 +52,9 @@ if [ ! -x "$bench_bin" ]; then
 fi
 
 name=slm-test-qwen2.5-0.5b-shaped
-if [ "${QUANTIZE:-1}" != 0 ] || [ ! -f "$out/$name-q8_0.gguf" ]; then
+if [[ " $parts " != *" single "* && " $parts " != *" batched "* ]]; then
+  : # the generated models are for the single and batched parts only
+elif [ "${QUANTIZE:-1}" != 0 ] || [ ! -f "$out/$name-q8_0.gguf" ]; then
   echo "== models (generated, quantized) and the quantization size table"
   cargo run --release --quiet --example quantize -- --generated --no-ppl --out "$out" --threads "$threads" | tee "$out/quantize-table.txt"
 fi
@@ -127,4 +139,28 @@ report = "\n".join(rows)
 print(report)
 (out / "report-batched.md").write_text(report + "\n")
 PY
+fi
+
+if [[ " $parts " == *" reuse "* ]]; then
+server=${LLAMA_SERVER:-$out/tools/llama-server}
+if [ ! -x "$server" ]; then
+  echo "== build llama-server"
+  bash "${LLAMA_SERVER_SCRIPT:-$root/../shared/tools/build-llama-server.sh}" "$out/tools"
+fi
+rounds=${ROUNDS:-3}
+bench() { SLM_BENCH_THREADS=$threads cargo bench -p slm-llamacpp --bench "$@" 2>&1; }
+{
+  echo "== multi-turn TTFT, turns 1 and 8 (benches/llamacpp_cache.rs)"
+  SLM_LLAMA_SERVER=$server bench llamacpp_cache -- --noplot | grep -E "turn [18]:|^multi_turn|time:"
+  for mode in free schema; do
+    echo "== tool-call track, 50 cases, batch 8, $mode (benches/toolcall_track.rs)"
+    SLM_TOOLCALL_MODE=$mode SLM_LLAMA_SERVER=$server SLM_BENCH_ROUNDS=$rounds \
+      bench toolcall_track -- no_bench_matches | grep "first pass"
+  done
+  echo "== prompt lookup vs plain decoding (benches/llamacpp_speculative.rs)"
+  bench llamacpp_speculative -- no_bench_matches | grep "tok/s"
+  echo "== tg128 at depth vs llama-bench -d (benches/llamacpp_depth.rs)"
+  SLM_LLAMA_BENCH=$bench_bin SLM_BENCH_ROUNDS=$((rounds * 3)) \
+    bench llamacpp_depth -- no_bench_matches | grep -E "prompt:|tok/s|llama-bench ="
+} | tee "$out/report-reuse.txt"
 fi

@@ -16,6 +16,15 @@ export CI=${CI:-true}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export SLM_PYTHON=${SLM_PYTHON:-${SLM_VENV:-$HOME/.cache/slm/venv}/bin/python}
 cargo test --release --workspace
+# Each library alone, as a project that depends on it builds it: its own default features, and
+# the facade with none and with each. A workspace build unifies every package's features (slm-cli
+# turns on the facade's `onnx`) and hid a facade that did not compile without `onnx`.
+for package in slm slm-llamacpp slm-remote slm-eval slm-rag slm-onnx slm-chat slm-core; do
+  cargo check --release --quiet -p "$package"
+done
+for feature in core llamacpp remote eval rag onnx; do
+  cargo check --release --quiet -p slm --no-default-features --features "$feature"
+done
 # OTLP span export is an opt-in feature of the slm binary: test it too.
 cargo test --release -p slm-cli --features otlp --test eval_otlp
 bash scripts/run-examples.sh

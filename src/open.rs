@@ -217,12 +217,14 @@ fn remote(model: Arc<dyn ChatModel>, options: &OpenOptions) -> OpenedModel {
     feature = "llamacpp",
     feature = "remote",
     feature = "eval",
-    feature = "rag"
+    feature = "rag",
+    feature = "onnx"
 )))]
 fn missing(feature: &str) -> Error {
-    Error::Config(format!(
-        "this build of slm has no `{feature}` feature; rebuild with --features {feature}"
-    ))
+    Error::Config(
+        format!("this build of slm has no `{feature}` feature; rebuild with --features {feature}"),
+        None,
+    )
 }
 
 #[cfg(feature = "llamacpp")]
