@@ -64,13 +64,10 @@ fn bench(c: &mut Criterion) {
         ngram_min: env_or("SLM_BENCH_NGRAM_MIN", PromptLookup::default().ngram_min),
         ngram_max: env_or("SLM_BENCH_NGRAM_MAX", PromptLookup::default().ngram_max),
     };
-    assert!(
-        (1..=64).contains(&lookup.max_draft)
-            && (1..=lookup.ngram_max).contains(&lookup.ngram_min)
-            && lookup.ngram_max <= 16,
-        "SLM_BENCH_MAX_DRAFT is from 1 to 64, SLM_BENCH_NGRAM_MIN from 1 to SLM_BENCH_NGRAM_MAX, \
-         which is at most 16"
-    );
+    GenerationOptions::default()
+        .with_prompt_lookup(lookup)
+        .validate()
+        .expect("SLM_BENCH_MAX_DRAFT / _NGRAM_MIN / _NGRAM_MAX within PromptLookup's bounds");
     let options = LoadOptions::default()
         .with_threads(threads())
         .with_context_length(2048)

@@ -42,7 +42,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use slm_core::{ChatModel, ToolSpec};
 use slm_eval::{Dataset, RunConfig, RunOutcome, Runner, Track};
-use slm_llamacpp::{LlamaCppModel, LoadOptions};
+use slm_llamacpp::{LlamaCppModel, LoadOptions, close_schema};
 use support::{LlamaServer, client_runtime, env_or, median, smollm2, threads, xlam_toolcall_cases};
 
 mod support;
@@ -92,40 +92,23 @@ const SCHEMA_INSTRUCTION: &str = "You call tools. Answer with one call as JSON: 
     {\"name\": <tool name>, \"arguments\": {<argument name>: <value>, ...}}.";
 
 /// The schema of one call of any of `tools` (each named once): one of their call shapes, a
-/// constant name and the tool's parameter schema, closed ([`closed`]).
+/// constant name and the tool's parameter schema, closed as a forced call's is
+/// ([`close_schema`]: JSON Schema allows undeclared properties by default, and llguidance
+/// follows it; llama.cpp's grammar converter allows only the declared ones. Closed, both sides
+/// decode under the same constraint.)
 fn call_schema(tools: &[&ToolSpec]) -> Value {
     let mut seen = std::collections::BTreeMap::new();
     for tool in tools {
         seen.entry(tool.name.clone()).or_insert_with(|| {
             json!({
                 "type": "object",
-                "properties": {"name": {"const": tool.name}, "arguments": closed(&tool.parameters)},
+                "properties": {"name": {"const": tool.name}, "arguments": close_schema(&tool.parameters)},
                 "required": ["name", "arguments"],
                 "additionalProperties": false
             })
         });
     }
     json!({"oneOf": seen.into_values().collect::<Vec<_>>()})
-}
-
-/// `schema` with `"additionalProperties": false` on every object that lists its properties
-/// and does not say: a call's arguments are the tool's declared ones. (JSON Schema allows
-/// other properties by default, and llguidance follows it; llama.cpp's grammar converter
-/// allows only the declared ones. Closed, both sides decode under the same constraint.)
-fn closed(schema: &Value) -> Value {
-    match schema {
-        Value::Object(map) => {
-            let mut map: serde_json::Map<String, Value> =
-                map.iter().map(|(k, v)| (k.clone(), closed(v))).collect();
-            if map.contains_key("properties") {
-                map.entry("additionalProperties")
-                    .or_insert(Value::Bool(false));
-            }
-            Value::Object(map)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(closed).collect()),
-        other => other.clone(),
-    }
 }
 
 /// How the cases ask for their calls (see the module's documentation).

@@ -133,4 +133,5 @@ pub use perplexity::{
 pub use quantize::{QuantizeOptions, QuantizeReport, QuantizeType, TensorFallback, quantize};
 pub use session::SessionInfo;
 pub use slm_chat::ChatTemplate;
+pub use tools::close_schema;
 pub use worker::WorkerStats;

@@ -125,7 +125,21 @@ pub(crate) fn forced_call_grammar(
 ///   `definitions` and a schema-valued `additionalProperties` are closed the same way; the
 ///   parts of an `allOf` are not (each part would then forbid the others' properties).
 /// - `required` is left as it is: the grammar already writes every required name.
-pub(crate) fn close_schema(parameters: &Value) -> Value {
+///
+/// Public so that a caller can ask for a call under a JSON schema of its own (a
+/// `json_schema` response format) with the same strictness as a forced call.
+///
+/// ```
+/// let params = serde_json::json!({
+///     "type": "object",
+///     "properties": {"city": {"type": "string"}, "filters": {"type": "object"}}
+/// });
+/// let closed = slm_llamacpp::close_schema(&params);
+/// assert_eq!(closed["additionalProperties"], false);
+/// // A free-form map stays open.
+/// assert!(closed["properties"]["filters"].get("additionalProperties").is_none());
+/// ```
+pub fn close_schema(parameters: &Value) -> Value {
     let mut schema = parameters.clone();
     let root_is_object = schema.as_object().is_some_and(|m| {
         m.contains_key("properties")
